@@ -1,0 +1,65 @@
+//! keel's catalog: the metadata store every zone writes to and reads from.
+//!
+//! ```text
+//!  landing ──► manifest (objects, deliveries, collector state)
+//!  formatted ─► ledger (per object and table) ─┐
+//!  every zone ► datasets + versions (inputs) ──┼─► keel status, keel sql keel_catalog.*
+//!  runtime ───► runs + steps (metrics) ────────┘
+//! ```
+//!
+//! The store is SQLite in the lake (WAL, `synchronous=FULL`, a busy timeout). The catalog is
+//! always written after the data it describes is committed, so it never points at data that
+//! does not exist.
+//!
+//! Crate organisation:
+//! - [`store`]: opening the database, pragmas and schema migrations.
+//! - [`manifest`]: landing objects, deliveries and collector state.
+//! - [`ledger`]: per object and table, `rows_read = written + quarantined + duplicate`.
+//! - [`runs`]: runs and their steps with metrics.
+//! - [`datasets`]: datasets of every zone and their versions, with the inputs each read.
+
+pub mod datasets;
+pub mod ledger;
+pub mod manifest;
+pub mod runs;
+pub mod store;
+
+pub use store::Catalog;
+
+use keel_core::ErrorKind;
+
+/// Errors of the catalog.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// The database failed.
+    #[error("catalog database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file operation failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A stored value could not be read back.
+    #[error("catalog value: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A broken invariant.
+    #[error("catalog invariant broken: {0}")]
+    Internal(String),
+}
+
+impl CatalogError {
+    /// Who is at fault.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CatalogError::Internal(_) => ErrorKind::Internal,
+            _ => ErrorKind::External,
+        }
+    }
+}
+
+/// Result with [`CatalogError`] by default.
+pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
+
+/// The current time as an RFC 3339 UTC string with microseconds, as the catalog stores it.
+pub fn now_utc() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

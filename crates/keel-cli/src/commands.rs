@@ -1,0 +1,47 @@
+//! One module per subcommand; [`dispatch`] picks one.
+
+pub mod demo;
+pub mod example;
+pub mod init;
+pub mod run;
+pub mod sql;
+pub mod status;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use keel_core::Project;
+
+use crate::cli::{Cli, Command, ExampleCommand};
+use keel_runtime::Stage;
+
+/// Runs the command; returns the exit code.
+///
+/// # Errors
+/// Any error of the command, rendered by the caller.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let dir = cli.project.clone().unwrap_or_else(|| PathBuf::from("."));
+    let profile = cli.profile.as_deref();
+    match cli.command {
+        Command::Demo(args) => demo::demo(&args).await,
+        Command::Init(args) => init::init(&args, &dir),
+        Command::Run => {
+            run::run(&load(&dir, profile)?, &[Stage::Collect, Stage::Land, Stage::Format, Stage::Build], "run").await
+        }
+        Command::Collect => run::run(&load(&dir, profile)?, &[Stage::Collect], "collect").await,
+        Command::Land => run::run(&load(&dir, profile)?, &[Stage::Land], "land").await,
+        Command::Format => run::run(&load(&dir, profile)?, &[Stage::Format], "format").await,
+        Command::Build => run::run(&load(&dir, profile)?, &[Stage::Build], "build").await,
+        Command::Status => status::status(&load(&dir, profile)?),
+        Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
+        Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),
+    }
+}
+
+/// Loads the project in `dir`.
+///
+/// # Errors
+/// When the project is invalid; the message names the file and key.
+pub fn load(dir: &Path, profile: Option<&str>) -> anyhow::Result<Project> {
+    Project::load(dir, profile).with_context(|| format!("loading the project in `{}`", dir.display()))
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the `keel` binary, run as a user runs it.
+//!
+//! Table of contents:
+//! - [`demo`]: `keel demo`, and independent readers of what it wrote.
+//! - [`ledger`]: the ledger against what the generator corrupted, duplicated and re-sent.
+//! - [`incremental`]: runs with nothing new, and with one new file.
+//! - [`project_errors`]: malformed project files.
+
+mod demo;
+mod incremental;
+mod ledger;
+mod project_errors;
+mod support;

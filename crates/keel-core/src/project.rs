@@ -1,0 +1,317 @@
+//! Loading a project directory: `keel.toml`, `sources/*.toml`, `models/*.sql` (+ `.toml`)
+//! and `glossary.toml`, validated so that every error names the file and the key.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{CoreError, Result};
+use crate::lake::Lake;
+use crate::spec::{
+    CollectorSpec, ColumnType, GlossarySpec, ModelSpec, ProjectSpec, SourceSpec,
+};
+
+/// The name of the project file.
+pub const PROJECT_FILE: &str = "keel.toml";
+
+/// A loaded, validated project.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project directory.
+    pub dir: PathBuf,
+    /// `keel.toml` as written.
+    pub spec: ProjectSpec,
+    /// The profile in force, if any.
+    pub profile: Option<String>,
+    /// The lake, after profile overrides.
+    pub lake: Lake,
+    /// Catalog location, after profile overrides (`None`: SQLite in the lake).
+    pub catalog: Option<String>,
+    /// Sources, sorted by name.
+    pub sources: Vec<Source>,
+    /// Models, sorted by name.
+    pub models: Vec<Model>,
+    /// The glossary.
+    pub glossary: GlossarySpec,
+}
+
+/// A source and the file it was declared in.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Source name (the file stem).
+    pub name: String,
+    /// Its `sources/<name>.toml`.
+    pub path: PathBuf,
+    /// What it declares.
+    pub spec: SourceSpec,
+}
+
+impl Source {
+    /// The formatted table this source feeds.
+    pub fn table(&self) -> &str {
+        self.spec.table.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// A SQL model and its optional description file.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Model name (the file stem).
+    pub name: String,
+    /// Its `models/<name>.sql`.
+    pub sql_path: PathBuf,
+    /// The SELECT statement.
+    pub sql: String,
+    /// Its `models/<name>.toml`, if present.
+    pub spec_path: Option<PathBuf>,
+    /// What the `.toml` declares (defaults when absent).
+    pub spec: ModelSpec,
+}
+
+impl Project {
+    /// Loads the project in `dir`, applying `profile` when given.
+    ///
+    /// # Errors
+    /// [`CoreError::Config`] naming the file and key for any malformed or inconsistent
+    /// declaration, including a collector path that does not exist.
+    pub fn load(dir: &Path, profile: Option<&str>) -> Result<Project> {
+        let project_file = dir.join(PROJECT_FILE);
+        if !project_file.is_file() {
+            return Err(CoreError::config(
+                &project_file,
+                "no `keel.toml` here; run `keel init` or pass `--project DIR`",
+            ));
+        }
+        let spec: ProjectSpec = read_toml(&project_file)?;
+        let mut lake_rel = spec.lake.clone().unwrap_or_else(|| "lake".to_string());
+        let mut catalog = spec.catalog.clone();
+        if let Some(name) = profile {
+            let Some(p) = spec.profiles.get(name) else {
+                return Err(CoreError::config(
+                    &project_file,
+                    format!("profile `{name}` is not declared under `[profiles]`"),
+                ));
+            };
+            if let Some(l) = &p.lake {
+                lake_rel = l.clone();
+            }
+            if let Some(c) = &p.catalog {
+                catalog = Some(c.clone());
+            }
+        }
+        if let Some(c) = &catalog {
+            if c != "sqlite" {
+                return Err(CoreError::config(
+                    &project_file,
+                    format!("key `catalog`: `{c}` is not supported yet; use `sqlite`"),
+                ));
+            }
+        }
+        let lake = Lake::new(dir.join(lake_rel));
+        let sources = load_sources(dir)?;
+        let models = load_models(dir)?;
+        let glossary_path = dir.join("glossary.toml");
+        let glossary = if glossary_path.is_file() {
+            read_toml(&glossary_path)?
+        } else {
+            GlossarySpec::default()
+        };
+        let project = Project {
+            dir: dir.to_path_buf(),
+            spec,
+            profile: profile.map(str::to_string),
+            lake,
+            catalog,
+            sources,
+            models,
+            glossary,
+        };
+        project.validate()?;
+        Ok(project)
+    }
+
+    /// The absolute root of a `files` collector.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// The source of this name.
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for source in &self.sources {
+            validate_source(self, source)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_source(project: &Project, source: &Source) -> Result<()> {
+    let err = |msg: String| CoreError::config(&source.path, msg);
+    check_identifier(source.table()).map_err(|m| err(format!("key `table`: {m}")))?;
+    match &source.spec.collector {
+        CollectorSpec::Files { path, .. } => {
+            let root = project.resolve(path);
+            if !root.is_dir() {
+                return Err(err(format!(
+                    "key `collector.path`: directory `{}` does not exist",
+                    root.display()
+                )));
+            }
+        }
+    }
+    let mut names = BTreeSet::new();
+    for (i, c) in source.spec.columns.iter().enumerate() {
+        check_identifier(&c.name).map_err(|m| err(format!("key `columns[{i}].name`: {m}")))?;
+        if !names.insert(c.name.as_str()) {
+            return Err(err(format!("key `columns[{i}].name`: `{}` is declared twice", c.name)));
+        }
+        let numeric = matches!(c.data_type, ColumnType::Int64 | ColumnType::Float64);
+        if (c.min.is_some() || c.max.is_some()) && !numeric {
+            return Err(err(format!(
+                "key `columns[{i}]`: `min`/`max` only apply to numeric columns"
+            )));
+        }
+    }
+    if source.spec.columns.is_empty() {
+        return Err(err("key `columns`: a source declares at least one column".into()));
+    }
+    for key in &source.spec.keys.primary {
+        if !names.contains(key.as_str()) {
+            return Err(err(format!("key `keys.primary`: `{key}` is not a declared column")));
+        }
+    }
+    if source.spec.format.dialects.is_empty() {
+        return Err(err("key `format.dialects`: declare at least one dialect".into()));
+    }
+    for (i, d) in source.spec.format.dialects.iter().enumerate() {
+        for (canonical, from) in &d.columns {
+            if !names.contains(canonical.as_str()) {
+                return Err(err(format!(
+                    "key `format.dialects[{i}].columns.{canonical}`: not a declared column"
+                )));
+            }
+            let spec = from.to_spec();
+            if spec.field.is_none() && spec.from_name.is_none() {
+                return Err(err(format!(
+                    "key `format.dialects[{i}].columns.{canonical}`: give `field` or `from_name`"
+                )));
+            }
+        }
+        for c in &source.spec.columns {
+            if c.required && !d.columns.contains_key(&c.name) {
+                return Err(err(format!(
+                    "key `format.dialects[{i}].columns`: required column `{}` is not mapped",
+                    c.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a table, model or column name is a plain SQL identifier.
+fn check_identifier(name: &str) -> std::result::Result<(), String> {
+    let ok = !name.is_empty()
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{name}` must be lower-case letters, digits and `_`"))
+    }
+}
+
+fn load_sources(dir: &Path) -> Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    for path in files_with_extension(&dir.join("sources"), "toml")? {
+        let name = file_stem(&path);
+        let spec: SourceSpec = read_toml(&path)?;
+        check_identifier(&name).map_err(|m| CoreError::config(&path, format!("file name: {m}")))?;
+        sources.push(Source { name, path, spec });
+    }
+    Ok(sources)
+}
+
+fn load_models(dir: &Path) -> Result<Vec<Model>> {
+    let models_dir = dir.join("models");
+    let mut models = Vec::new();
+    for sql_path in files_with_extension(&models_dir, "sql")? {
+        let name = file_stem(&sql_path);
+        check_identifier(&name)
+            .map_err(|m| CoreError::config(&sql_path, format!("file name: {m}")))?;
+        let sql = fs_err::read_to_string(&sql_path)?;
+        let toml_path = models_dir.join(format!("{name}.toml"));
+        let (spec_path, spec) = if toml_path.is_file() {
+            let spec: ModelSpec = read_toml(&toml_path)?;
+            (Some(toml_path), spec)
+        } else {
+            (None, ModelSpec::default())
+        };
+        models.push(Model {
+            name,
+            sql_path,
+            sql,
+            spec_path,
+            spec,
+        });
+    }
+    for toml_path in files_with_extension(&models_dir, "toml")? {
+        let name = file_stem(&toml_path);
+        if !models.iter().any(|m| m.name == name) {
+            return Err(CoreError::config(
+                &toml_path,
+                format!("describes model `{name}` but `models/{name}.sql` does not exist"),
+            ));
+        }
+    }
+    Ok(models)
+}
+
+fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for entry in fs_err::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_file() && path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads and deserialises a TOML file; errors name the file, the line and the key.
+pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs_err::read_to_string(path)?;
+    toml::from_str(&text).map_err(|e| CoreError::config(path, e.to_string().trim_end().to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_plain_sql_names() {
+        assert!(check_identifier("daily_consumption").is_ok());
+        assert!(check_identifier("Daily").is_err());
+        assert!(check_identifier("1abc").is_err());
+        assert!(check_identifier("a-b").is_err());
+    }
+}

@@ -1,0 +1,303 @@
+//! Delta tables: opening, and writes that are idempotent through `txn` markers.
+//!
+//! A Delta commit can succeed while the writer sees an error (delta-rs #2279). Every keel
+//! write carries an application transaction (`txn`: app id + version); before writing, the
+//! caller asks [`txn_version`] whether that version is already committed, so a retry or a
+//! rerun never writes the same batch twice.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use deltalake::kernel::Transaction;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::write::SchemaMode;
+use deltalake::protocol::SaveMode;
+use deltalake::DeltaTable;
+
+use crate::{EngineError, Result};
+
+/// A Delta transaction marker: who wrote (app id) and which of its batches (version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Txn {
+    /// Application id, e.g. `keel:formatted:readings`.
+    pub app_id: String,
+    /// Monotonic batch number of that application.
+    pub version: i64,
+}
+
+fn delta_err(path: &Path) -> impl Fn(deltalake::DeltaTableError) -> EngineError + '_ {
+    move |e| EngineError::Delta {
+        table: path.display().to_string(),
+        source: Box::new(e),
+    }
+}
+
+fn table_url(path: &Path) -> Result<url::Url> {
+    std::fs::create_dir_all(path)
+        .map_err(|e| EngineError::Location(format!("{}: {e}", path.display())))?;
+    let abs = path
+        .canonicalize()
+        .map_err(|e| EngineError::Location(format!("{}: {e}", path.display())))?;
+    url::Url::from_directory_path(&abs).map_err(|()| EngineError::Location(abs.display().to_string()))
+}
+
+/// Opens the Delta table at `path`, or `None` when no table exists there yet.
+///
+/// # Errors
+/// When the location exists but cannot be read as a Delta table.
+pub async fn open(path: &Path) -> Result<Option<DeltaTable>> {
+    if !path.join("_delta_log").is_dir() {
+        return Ok(None);
+    }
+    let url = table_url(path)?;
+    let table = deltalake::open_table(url).await.map_err(delta_err(path))?;
+    Ok(Some(table))
+}
+
+/// The latest version of the table at `path`, if there is one.
+///
+/// # Errors
+/// When the table cannot be read.
+pub async fn version(path: &Path) -> Result<Option<i64>> {
+    Ok(open(path).await?.and_then(|t| t.version()).map(|v| v as i64))
+}
+
+/// The last committed version of `app_id` in the table at `path` (`None`: never).
+///
+/// # Errors
+/// When the table cannot be read.
+pub async fn txn_version(path: &Path, app_id: &str) -> Result<Option<i64>> {
+    let Some(table) = open(path).await? else {
+        return Ok(None);
+    };
+    let snapshot = table.snapshot().map_err(delta_err(path))?;
+    snapshot
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+        .map_err(delta_err(path))
+}
+
+/// How a write treats what the table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// Add the rows.
+    Append,
+    /// Replace the table's rows (and schema) with these.
+    Overwrite,
+}
+
+/// Writes `batches` to the table at `path` (creating it), tagged with `txn`, and returns the
+/// new version.
+///
+/// # Errors
+/// When the write or commit fails.
+pub async fn write(
+    path: &Path,
+    batches: Vec<RecordBatch>,
+    mode: WriteMode,
+    txn: Option<&Txn>,
+) -> Result<i64> {
+    let url = table_url(path)?;
+    let table = DeltaTable::try_from_url(url).await.map_err(delta_err(path))?;
+    let mut builder = table.write(batches).with_save_mode(match mode {
+        WriteMode::Append => SaveMode::Append,
+        WriteMode::Overwrite => SaveMode::Overwrite,
+    });
+    if mode == WriteMode::Overwrite {
+        builder = builder.with_schema_mode(SchemaMode::Overwrite);
+    }
+    builder = builder.with_commit_properties(commit_properties(txn));
+    let table = builder.await.map_err(delta_err(path))?;
+    Ok(table.version().map(|v| v as i64).unwrap_or(0))
+}
+
+/// Upserts `batches` into the table at `path` by the `keys` columns: rows whose key exists
+/// are replaced, the others inserted. Returns the new version.
+///
+/// # Errors
+/// When the merge fails.
+pub async fn merge(
+    path: &Path,
+    batches: Vec<RecordBatch>,
+    keys: &[String],
+    txn: Option<&Txn>,
+) -> Result<i64> {
+    use datafusion::prelude::{SessionContext, col};
+    let Some(table) = open(path).await? else {
+        return write(path, batches, WriteMode::Append, txn).await;
+    };
+    let Some(schema) = batches.first().map(|b| b.schema()) else {
+        return Ok(table.version().map(|v| v as i64).unwrap_or(0));
+    };
+    let ctx = SessionContext::new();
+    let source = ctx.read_batches(batches)?;
+    let predicate = keys
+        .iter()
+        .map(|k| format!("target.\"{k}\" = source.\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let (table, _metrics) = table
+        .merge(source, predicate)
+        .with_source_alias("source")
+        .with_target_alias("target")
+        .with_commit_properties(commit_properties(txn))
+        .when_matched_update(|mut update| {
+            for n in &names {
+                update = update.update(n.as_str(), col(format!("source.\"{n}\"")));
+            }
+            update
+        })
+        .map_err(delta_err(path))?
+        .when_not_matched_insert(|mut insert| {
+            for n in &names {
+                insert = insert.set(n.as_str(), col(format!("source.\"{n}\"")));
+            }
+            insert
+        })
+        .map_err(delta_err(path))?
+        .await
+        .map_err(delta_err(path))?;
+    Ok(table.version().map(|v| v as i64).unwrap_or(0))
+}
+
+/// Whether any row of `batches` has a key (the `keys` columns) already in the table at
+/// `path`. Only the key columns are read.
+///
+/// # Errors
+/// When the table cannot be scanned.
+pub async fn any_key_exists(path: &Path, batches: &[RecordBatch], keys: &[String]) -> Result<bool> {
+    use datafusion::prelude::SessionContext;
+    let Some(table) = open(path).await? else {
+        return Ok(false);
+    };
+    if keys.is_empty() || batches.iter().all(|b| b.num_rows() == 0) {
+        return Ok(false);
+    }
+    let ctx = SessionContext::new();
+    register(&ctx, "target", &table, path).await?;
+    let projected: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| {
+            let idx: Vec<usize> = keys
+                .iter()
+                .filter_map(|k| b.schema().index_of(k).ok())
+                .collect();
+            b.project(&idx)
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    ctx.register_table("incoming", Arc::new(datafusion::datasource::MemTable::try_new(
+        projected[0].schema(),
+        vec![projected],
+    )?))?;
+    let on = keys
+        .iter()
+        .map(|k| format!("t.\"{k}\" = s.\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let found = ctx
+        .sql(&format!("SELECT 1 FROM target t JOIN incoming s ON {on} LIMIT 1"))
+        .await?
+        .collect()
+        .await?;
+    Ok(found.iter().any(|b| b.num_rows() > 0))
+}
+
+/// Number of rows in the table at `path` (0 when there is no table).
+///
+/// # Errors
+/// When the table cannot be scanned.
+pub async fn count_rows(path: &Path) -> Result<i64> {
+    use arrow::array::Int64Array;
+    use datafusion::prelude::SessionContext;
+    let Some(table) = open(path).await? else {
+        return Ok(0);
+    };
+    let ctx = SessionContext::new();
+    register(&ctx, "t", &table, path).await?;
+    let batches = ctx.sql("SELECT count(*) FROM t").await?.collect().await?;
+    Ok(batches
+        .first()
+        .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
+        .unwrap_or(0))
+}
+
+async fn register(
+    ctx: &datafusion::prelude::SessionContext,
+    name: &str,
+    table: &DeltaTable,
+    path: &Path,
+) -> Result<()> {
+    table.update_datafusion_session(&ctx.state()).map_err(delta_err(path))?;
+    let provider = table
+        .table_provider()
+        .await
+        .map_err(|e| EngineError::Delta { table: path.display().to_string(), source: Box::new(e.into()) })?;
+    ctx.register_table(name, provider)?;
+    Ok(())
+}
+
+fn commit_properties(txn: Option<&Txn>) -> CommitProperties {
+    let props = CommitProperties::default();
+    match txn {
+        Some(t) => props.with_application_transaction(Transaction::new(&t.app_id, t.version)),
+        None => props,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn batch(keys: &[&str], values: &[i64]) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::Utf8, false),
+            Field::new("v", DataType::Int64, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(StringArray::from(keys.to_vec())),
+                Arc::new(Int64Array::from(values.to_vec())),
+            ],
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn txn_markers_and_merge_replace_by_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        assert_eq!(txn_version(&path, "app").await.unwrap(), None);
+        let txn = Txn { app_id: "app".into(), version: 7 };
+        let v0 = write(&path, vec![batch(&["a", "b"], &[1, 2])], WriteMode::Append, Some(&txn))
+            .await
+            .unwrap();
+        assert_eq!(v0, 0);
+        assert_eq!(txn_version(&path, "app").await.unwrap(), Some(7));
+        let txn = Txn { app_id: "app".into(), version: 9 };
+        let v1 = merge(&path, vec![batch(&["b", "c"], &[20, 30])], &["k".into()], Some(&txn))
+            .await
+            .unwrap();
+        assert_eq!(v1, 1);
+        assert_eq!(txn_version(&path, "app").await.unwrap(), Some(9));
+        let ctx = datafusion::prelude::SessionContext::new();
+        let table = open(&path).await.unwrap().unwrap();
+        ctx.register_table("t", table.table_provider().await.unwrap()).unwrap();
+        let rows = ctx
+            .sql("SELECT k, v FROM t ORDER BY k")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&rows).unwrap().to_string();
+        assert!(text.contains("| a | 1  |"), "{text}");
+        assert!(text.contains("| b | 20 |"), "{text}");
+        assert!(text.contains("| c | 30 |"), "{text}");
+    }
+}

@@ -1,0 +1,70 @@
+//! The district-heating example of keel: a deterministic generator of the raw data a Polish
+//! district-heating company receives, so the whole backbone runs on a fresh machine.
+//!
+//! The company measures the daily thermal energy of its customers' buildings with heat meters
+//! from three firmware families; each meter sends one text file per month. Weather comes from
+//! an Open-Meteo-like archive, and two registries (devices, CRM customers) describe the
+//! buildings, each in its own spelling. The same [`GenerateOptions`] always give byte-identical
+//! files, and [`Truth`] says what was put in them: counts, faulty lines, re-sends, corrections.
+//!
+//! ```text
+//!  GenerateOptions ─► world ─────┬─► weather ──────────► data/inbox/weather/*.json
+//!   seed, size        period,    ├─► meters ► dialects ► data/inbox/meters/<fw>/<delivery>/*.csv
+//!                     stations,  ├─► registry ─────────► data/inbox/registry/devices.csv
+//!                     buildings  │                       data/inbox/crm/customers_export.csv
+//!                                └─► Truth ────────────► data/generator_truth.json
+//! ```
+//!
+//! # Crate organization
+//! - `generate`: options, orchestration (devices in parallel), the truth types
+//! - `world`: the period, the five weather stations, the buildings and their meters
+//! - `weather`: daily weather per station and its monthly Open-Meteo-shaped JSON files
+//! - `meters`: one meter's readings, outages, faults, month files and re-sends
+//! - `dialects`: the `hm1`, `pl2` (Windows-1250) and `mx3` (MWh) firmware writers
+//! - `registry`: the device registry and the CRM export, with the CRM's spelling variants
+//! - `names`: Polish names, streets and the ways clerks misspell them
+//!
+//! Randomness comes from ChaCha8 streams keyed by (seed, concern, index): a device's files do
+//! not depend on how many devices there are or on which thread wrote them.
+
+use std::path::PathBuf;
+
+mod dialects;
+mod generate;
+mod meters;
+mod names;
+mod project;
+mod registry;
+mod weather;
+mod world;
+
+pub use project::{EXAMPLE_NAME, PROJECT_FILES, write_project};
+pub use generate::{
+    CorrectedReading, FileTruth, GenerateOptions, MeterTruth, Truth, WeatherTruth, generate,
+    generate_extra_month,
+};
+
+/// Everything that can go wrong while generating the example data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExampleError {
+    /// The caller's options are out of range.
+    #[error("invalid generator options: {0}")]
+    InvalidOptions(String),
+    /// A file could not be written; `fs_err` puts the path in the message.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("failed to write CSV `{}`", path.display())]
+    Csv { path: PathBuf, source: csv::Error },
+    #[error("failed to serialise JSON for `{}`", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// A broken invariant of the generator itself.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+/// The crate's result type.
+pub type Result<T, E = ExampleError> = std::result::Result<T, E>;

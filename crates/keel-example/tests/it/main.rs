@@ -1,0 +1,8 @@
+//! Integration tests of the example data generator; the modules read as a table of contents.
+
+mod determinism;
+mod encodings;
+mod extra_month;
+mod scale;
+mod support;
+mod truth;

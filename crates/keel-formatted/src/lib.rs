@@ -1,0 +1,76 @@
+//! The formatted zone: landing objects parsed with their source's dialect, mapped onto the
+//! canonical schema, cleaned, deduplicated by key and committed as Delta tables. Every row
+//! that cannot be formatted goes to the table's quarantine with its raw text, object, line
+//! and reason; the ledger accounts for every row read.
+//!
+//! ```text
+//!  SourceSpec ──plan──► SourcePlan (dialects, bindings, units, bounds, Arrow schema)
+//!  landing object ──parse::{csv,json}──► RawRecord ──convert──► typed row | Rejection
+//!  rows of a chunk ──dedup by key──► Delta append or merge (txn-tagged) + quarantine
+//!                                     └─► ledger + dataset version in the catalog
+//! ```
+//!
+//! DataFusion's CSV/JSON readers fail a whole file for one bad row and silently turn
+//! decimal commas into text or NULL, so keel splits and converts rows itself.
+//!
+//! Crate organisation:
+//! - [`plan`]: a source's declaration validated and resolved.
+//! - [`parse`]: one module per format, yielding raw records with their line and text.
+//! - [`convert`]: typed values, units, null tokens, required and bounds rules.
+//! - [`units`]: unit conversion factors.
+//! - [`rows`]: typed rows and quarantine rows as Arrow batches.
+//! - [`exec`]: formatting the new objects of a source, chunk by chunk.
+
+pub mod convert;
+pub mod exec;
+pub mod parse;
+pub mod plan;
+pub mod rows;
+pub mod units;
+
+pub use exec::{FormatReport, format_source};
+pub use plan::SourcePlan;
+
+use std::path::PathBuf;
+
+use keel_core::ErrorKind;
+
+/// Errors of the formatted zone. Bad rows are not errors: they go to quarantine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormattedError {
+    /// A source declaration cannot be used.
+    #[error("invalid source `{}`: {message}", path.display())]
+    Config { path: PathBuf, message: String },
+    /// A file operation failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The catalog failed.
+    #[error(transparent)]
+    Catalog(#[from] keel_catalog::CatalogError),
+    /// The engine (DataFusion, Delta) failed.
+    #[error(transparent)]
+    Engine(#[from] keel_engine::EngineError),
+    /// An Arrow operation failed.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// A landing object no longer matches its recorded hash.
+    #[error("landing object `{object_id}` at `{}` does not match its sha256: the raw store was altered", path.display())]
+    Corrupt { object_id: String, path: PathBuf },
+}
+
+impl FormattedError {
+    /// Who is at fault.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            FormattedError::Config { .. } => ErrorKind::User,
+            FormattedError::Corrupt { .. } => ErrorKind::Data,
+            FormattedError::Catalog(e) => e.kind(),
+            FormattedError::Engine(e) => e.kind(),
+            _ => ErrorKind::External,
+        }
+    }
+}
+
+/// Result with [`FormattedError`] by default.
+pub type Result<T, E = FormattedError> = std::result::Result<T, E>;

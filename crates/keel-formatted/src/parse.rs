@@ -1,0 +1,61 @@
+//! Parsers, one module per format. Each turns one landing object into raw records (one
+//! value per canonical column, as text, with the record's line and raw text) or rejections.
+
+pub mod csv;
+pub mod json;
+
+use std::borrow::Cow;
+
+use encoding_rs::Encoding;
+
+/// A record as read, before typing: one optional text value per canonical column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecord {
+    /// 1-based line of the record's start (CSV) or 1-based record index (JSON).
+    pub line: i64,
+    /// The record's raw text.
+    pub raw: String,
+    /// One value per canonical column (`None`: absent).
+    pub values: Vec<Option<String>>,
+}
+
+/// A record (or a whole object) that cannot be formatted, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    /// 1-based line (CSV) or record index (JSON); 0 for the whole object.
+    pub line: i64,
+    /// The raw text.
+    pub raw: String,
+    /// The canonical column at fault, if one is.
+    pub column: Option<String>,
+    /// The rule broken: `field_count`, `encoding`, `parse_number`, `parse_date`, `required`,
+    /// `bounds`, `not_finite`, `missing_column`, `json_syntax`, ...
+    pub rule: String,
+    /// A message for a person.
+    pub reason: String,
+}
+
+/// What parsing one object yields, record by record in file order.
+pub type Parsed = Vec<Result<RawRecord, Rejection>>;
+
+/// Decodes `bytes` with `encoding` (a byte-order mark overrides it). Returns the text and
+/// whether invalid byte sequences were replaced.
+pub fn decode<'a>(bytes: &'a [u8], encoding: &'static Encoding) -> (Cow<'a, str>, bool) {
+    let (text, _used, had_errors) = encoding.decode(bytes);
+    (text, had_errors)
+}
+
+/// Longest raw text kept in quarantine for one record.
+pub const MAX_RAW: usize = 64 * 1024;
+
+/// Cuts `s` to at most [`MAX_RAW`] bytes on a character boundary.
+pub fn clip(s: &str) -> String {
+    if s.len() <= MAX_RAW {
+        return s.to_string();
+    }
+    let mut end = MAX_RAW;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}

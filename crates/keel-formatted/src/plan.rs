@@ -1,0 +1,281 @@
+//! A source's declaration validated and resolved: encodings found, units converted to
+//! factors, globs and regexes compiled, the Arrow schema of its table and quarantine built.
+//! Its `Display` is what `--explain` prints.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use encoding_rs::Encoding;
+use globset::{Glob, GlobMatcher};
+use keel_core::project::Source;
+use keel_core::spec::{ColumnType, FormatKind, JsonLayout};
+use regex::Regex;
+
+use crate::{FormattedError, Result, units};
+
+/// Provenance columns every formatted row carries.
+pub const PROVENANCE: [&str; 3] = ["_keel_object", "_keel_line", "_keel_ingested_at"];
+
+/// A canonical column of the table.
+#[derive(Debug, Clone)]
+pub struct CanonicalColumn {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub data_type: ColumnType,
+    /// Rows without a value are rejected.
+    pub required: bool,
+    /// Smallest accepted value.
+    pub min: Option<f64>,
+    /// Largest accepted value.
+    pub max: Option<f64>,
+}
+
+/// Where one canonical column's value comes from in one dialect.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    /// Source field (CSV header or JSON field).
+    pub field: Option<String>,
+    /// Regex with one capture group over the object's original name.
+    pub from_name: Option<Regex>,
+    /// Multiply numeric values by this to reach the canonical unit.
+    pub factor: f64,
+    /// Date format of this column.
+    pub date_format: String,
+}
+
+/// A resolved dialect.
+#[derive(Debug, Clone)]
+pub struct DialectPlan {
+    /// Name.
+    pub name: String,
+    /// Which objects use it (path relative to the collector root).
+    pub matcher: GlobMatcher,
+    /// Text encoding (a BOM overrides it).
+    pub encoding: &'static Encoding,
+    /// CSV delimiter.
+    pub delimiter: u8,
+    /// CSV quote.
+    pub quote: u8,
+    /// Decimal separator.
+    pub decimal: char,
+    /// Tokens read as null (besides the empty string).
+    pub null_tokens: Vec<String>,
+    /// JSON layout.
+    pub layout: JsonLayout,
+    /// JSON path to the data.
+    pub path: Vec<String>,
+    /// One binding per canonical column (`None`: not provided by this dialect).
+    pub bindings: Vec<Option<Binding>>,
+}
+
+/// A source, planned.
+#[derive(Debug, Clone)]
+pub struct SourcePlan {
+    /// Source name.
+    pub source: String,
+    /// Formatted table.
+    pub table: String,
+    /// Format family.
+    pub kind: FormatKind,
+    /// Canonical columns.
+    pub columns: Vec<CanonicalColumn>,
+    /// Indexes of the key columns.
+    pub keys: Vec<usize>,
+    /// Dialects, first match wins.
+    pub dialects: Vec<DialectPlan>,
+    /// Schema of the formatted table (canonical columns + provenance).
+    pub schema: SchemaRef,
+}
+
+impl SourcePlan {
+    /// Plans `source`.
+    ///
+    /// # Errors
+    /// [`FormattedError::Config`] naming the source file and key.
+    pub fn new(source: &Source) -> Result<SourcePlan> {
+        let err = |message: String| FormattedError::Config {
+            path: source.path.clone(),
+            message,
+        };
+        let spec = &source.spec;
+        let columns: Vec<CanonicalColumn> = spec
+            .columns
+            .iter()
+            .map(|c| CanonicalColumn {
+                name: c.name.clone(),
+                data_type: c.data_type,
+                required: c.required,
+                min: c.min,
+                max: c.max,
+            })
+            .collect();
+        let keys = spec
+            .keys
+            .primary
+            .iter()
+            .filter_map(|k| columns.iter().position(|c| &c.name == k))
+            .collect();
+        let mut dialects = Vec::new();
+        for (i, d) in spec.format.dialects.iter().enumerate() {
+            let at = |key: &str| format!("key `format.dialects[{i}].{key}`");
+            let encoding = Encoding::for_label(d.encoding.as_bytes())
+                .ok_or_else(|| err(format!("{}: unknown encoding `{}`", at("encoding"), d.encoding)))?;
+            let delimiter = single_byte(&d.delimiter).map_err(|m| err(format!("{}: {m}", at("delimiter"))))?;
+            let quote = single_byte(&d.quote).map_err(|m| err(format!("{}: {m}", at("quote"))))?;
+            let decimal = match d.decimal.as_str() {
+                "." => '.',
+                "," => ',',
+                other => return Err(err(format!("{}: `{other}` is not `.` or `,`", at("decimal")))),
+            };
+            if decimal == ',' && delimiter == b',' {
+                return Err(err(format!("{}: decimal comma with a comma delimiter is ambiguous", at("decimal"))));
+            }
+            let glob = d.match_glob.clone().unwrap_or_else(|| "**".to_string());
+            let matcher = Glob::new(&glob)
+                .map_err(|e| err(format!("{}: {e}", at("match"))))?
+                .compile_matcher();
+            let mut bindings = vec![None; columns.len()];
+            for (canonical, from) in &d.columns {
+                let Some(idx) = columns.iter().position(|c| &c.name == canonical) else {
+                    continue; // keel-core validation already names unknown columns
+                };
+                let from = from.to_spec();
+                let key = at(&format!("columns.{canonical}"));
+                let from_name = match &from.from_name {
+                    Some(re) => {
+                        let re = Regex::new(re).map_err(|e| err(format!("{key}: {e}")))?;
+                        if re.captures_len() < 2 {
+                            return Err(err(format!("{key}: `from_name` needs one capture group")));
+                        }
+                        Some(re)
+                    }
+                    None => None,
+                };
+                let canonical_unit = spec.columns[idx].unit.as_deref();
+                let factor = match (&from.unit, canonical_unit) {
+                    (Some(u), Some(c)) => units::factor(u, c)
+                        .ok_or_else(|| err(format!("{key}: cannot convert `{u}` to `{c}`")))?,
+                    (Some(u), None) => {
+                        return Err(err(format!(
+                            "{key}: unit `{u}` given but column `{canonical}` declares no unit"
+                        )));
+                    }
+                    _ => 1.0,
+                };
+                bindings[idx] = Some(Binding {
+                    field: from.field.clone(),
+                    from_name,
+                    factor,
+                    date_format: from.date_format.clone().unwrap_or_else(|| d.date_format.clone()),
+                });
+            }
+            dialects.push(DialectPlan {
+                name: d.name.clone(),
+                matcher,
+                encoding,
+                delimiter,
+                quote,
+                decimal,
+                null_tokens: d.null_tokens.clone(),
+                layout: d.layout.unwrap_or(JsonLayout::Records),
+                path: d
+                    .path
+                    .as_deref()
+                    .unwrap_or("")
+                    .split('.')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                bindings,
+            });
+        }
+        let schema = table_schema(&columns);
+        Ok(SourcePlan {
+            source: source.name.clone(),
+            table: source.table().to_string(),
+            kind: spec.format.kind,
+            columns,
+            keys,
+            dialects,
+            schema,
+        })
+    }
+
+    /// The dialect for an object at `original_path` (relative to the collector root).
+    pub fn dialect_for(&self, original_path: &str) -> Option<&DialectPlan> {
+        self.dialects.iter().find(|d| d.matcher.is_match(original_path))
+    }
+}
+
+fn single_byte(s: &str) -> std::result::Result<u8, String> {
+    let s = if s == "\\t" { "\t" } else { s };
+    match s.as_bytes() {
+        [b] => Ok(*b),
+        _ => Err(format!("`{s}` must be one ASCII character")),
+    }
+}
+
+/// Arrow type of a canonical type.
+pub fn arrow_type(t: ColumnType) -> DataType {
+    match t {
+        ColumnType::String => DataType::Utf8,
+        ColumnType::Int64 => DataType::Int64,
+        ColumnType::Float64 => DataType::Float64,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::Bool => DataType::Boolean,
+    }
+}
+
+fn table_schema(columns: &[CanonicalColumn]) -> SchemaRef {
+    let mut fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(&c.name, arrow_type(c.data_type), !c.required))
+        .collect();
+    fields.push(Field::new(PROVENANCE[0], DataType::Utf8, false));
+    fields.push(Field::new(PROVENANCE[1], DataType::Int64, false));
+    fields.push(Field::new(
+        PROVENANCE[2],
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        false,
+    ));
+    Arc::new(Schema::new(fields))
+}
+
+impl fmt::Display for SourcePlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "source `{}` → formatted.{} ({:?})", self.source, self.table, self.kind)?;
+        for c in &self.columns {
+            let key = self.keys.iter().any(|&k| self.columns[k].name == c.name);
+            writeln!(
+                f,
+                "  {:<20} {:<8?}{}{}{}",
+                c.name,
+                c.data_type,
+                if c.required { " required" } else { "" },
+                if key { " key" } else { "" },
+                match (c.min, c.max) {
+                    (None, None) => String::new(),
+                    (min, max) => format!(" bounds [{}, {}]", fmt_opt(min), fmt_opt(max)),
+                }
+            )?;
+        }
+        for d in &self.dialects {
+            writeln!(
+                f,
+                "  dialect {} ({}): encoding {}, delimiter {:?}, decimal {:?}",
+                d.name,
+                d.matcher.glob(),
+                d.encoding.name(),
+                d.delimiter as char,
+                d.decimal
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn fmt_opt(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}

@@ -1,0 +1,315 @@
+//! A run: collect → land → format for every source, the ledger check, then the models.
+//! Every stage is incremental, so a run with nothing new does no work and says so.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use keel_catalog::Catalog;
+use keel_catalog::runs::StepRecord;
+use keel_core::Project;
+use keel_core::spec::CollectorSpec;
+use keel_engine::Session;
+use keel_engine::delta;
+use keel_exploitation::{BuildStatus, build_models, plan_models};
+
+use crate::lock::ProjectLock;
+use crate::metrics::peak_rss_bytes;
+use crate::{Result, RuntimeError};
+
+/// The stages of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Collectors take new data into temporal landing.
+    Collect,
+    /// The persistent loader stores it.
+    Land,
+    /// Formatters turn landing objects into formatted tables.
+    Format,
+    /// Models are built.
+    Build,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Stages to run.
+    pub stages: Vec<Stage>,
+    /// Show progress bars on stderr.
+    pub progress: bool,
+    /// The command line, recorded with the run.
+    pub command: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            stages: vec![Stage::Collect, Stage::Land, Stage::Format, Stage::Build],
+            progress: false,
+            command: "run".into(),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Everything ran.
+    Success,
+    /// Nothing was new: no object landed, nothing formatted, every model up to date.
+    NothingToDo,
+    /// A model failed (its dependents were skipped).
+    ModelsFailed(Vec<String>),
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// The run id.
+    pub run_id: String,
+    /// The steps, in order.
+    pub steps: Vec<StepRecord>,
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// Wall time.
+    pub duration_ms: i64,
+    /// Peak RSS of the process.
+    pub peak_rss_bytes: i64,
+}
+
+struct Recorder<'a> {
+    catalog: &'a Catalog,
+    run_id: String,
+    steps: Vec<StepRecord>,
+}
+
+impl Recorder<'_> {
+    fn record(&mut self, mut step: StepRecord, duration: Duration) -> Result<()> {
+        step.run_id = self.run_id.clone();
+        step.step_no = self.steps.len() as i64 + 1;
+        step.duration_ms = duration.as_millis() as i64;
+        let start = chrono::Utc::now() - chrono::Duration::from_std(duration).unwrap_or_default();
+        step.started_at = start.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        step.peak_rss_bytes = peak_rss_bytes();
+        if step.status.is_empty() {
+            step.status = "success".into();
+        }
+        self.catalog.record_step(&step)?;
+        self.steps.push(step);
+        Ok(())
+    }
+}
+
+/// Runs the stages of `options` on `project`.
+///
+/// # Errors
+/// When the project is locked by another run, a stage fails, or the ledger does not
+/// balance after formatting. A failing model is not an error: see [`RunOutcome`].
+pub async fn run(project: &Project, options: &RunOptions) -> Result<RunSummary> {
+    let started = Instant::now();
+    let _lock = ProjectLock::acquire(&project.lake.run_lock())?;
+    let catalog = Catalog::open(&project.lake.catalog_db())?;
+    let run_id = keel_core::ids::new_run_id();
+    catalog.start_run(&run_id, &options.command)?;
+    let mut recorder = Recorder {
+        catalog: &catalog,
+        run_id: run_id.clone(),
+        steps: Vec::new(),
+    };
+    match run_stages(project, options, &catalog, &mut recorder).await {
+        Ok(outcome) => {
+            let status = match &outcome {
+                RunOutcome::ModelsFailed(_) => "failed",
+                _ => "success",
+            };
+            catalog.finish_run(&run_id, status, None)?;
+            Ok(RunSummary {
+                run_id,
+                steps: recorder.steps,
+                outcome,
+                duration_ms: started.elapsed().as_millis() as i64,
+                peak_rss_bytes: peak_rss_bytes(),
+            })
+        }
+        Err(e) => {
+            // The run's own error is what the user needs; a failure to record it is logged.
+            if let Err(record) = catalog.finish_run(&run_id, "failed", Some(&e.to_string())) {
+                tracing::error!(error = %record, "could not record the failed run");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn run_stages(
+    project: &Project,
+    options: &RunOptions,
+    catalog: &Catalog,
+    rec: &mut Recorder<'_>,
+) -> Result<RunOutcome> {
+    let wants = |s: Stage| options.stages.contains(&s);
+    let mut new_work = false;
+    for source in &project.sources {
+        if wants(Stage::Collect) {
+            let t = Instant::now();
+            let report = match &source.spec.collector {
+                CollectorSpec::Files { path, glob } => keel_landing::collect::files::collect(
+                    &source.name,
+                    &project.resolve(path),
+                    glob,
+                    &project.lake.temporal(&source.name),
+                    catalog,
+                )?,
+            };
+            rec.record(
+                StepRecord {
+                    stage: "collect".into(),
+                    target: source.name.clone(),
+                    objects_in: report.taken as i64,
+                    bytes_in: report.bytes as i64,
+                    bytes_out: report.bytes as i64,
+                    message: Some(format!("{} files seen, {} new", report.seen, report.taken)),
+                    ..Default::default()
+                },
+                t.elapsed(),
+            )?;
+        }
+        if wants(Stage::Land) {
+            let t = Instant::now();
+            let report = keel_landing::persistent::load(&project.lake, catalog, &source.name, &rec.run_id)?;
+            new_work |= !report.stored.is_empty();
+            rec.record(
+                StepRecord {
+                    stage: "land".into(),
+                    target: source.name.clone(),
+                    objects_in: (report.stored.len() as u64 + report.duplicates) as i64,
+                    bytes_out: report.bytes as i64,
+                    rows_out: report.stored.len() as i64,
+                    message: Some(format!(
+                        "{} new objects, {} duplicate deliveries",
+                        report.stored.len(),
+                        report.duplicates
+                    )),
+                    ..Default::default()
+                },
+                t.elapsed(),
+            )?;
+        }
+    }
+    if wants(Stage::Format) {
+        for source in &project.sources {
+            let t = Instant::now();
+            let pending = catalog.unformatted_objects(&source.name, source.table())?.len();
+            let bar = progress_bar(options.progress, pending as u64, &format!("format {}", source.name));
+            let report =
+                keel_formatted::format_source(project, source, catalog, &rec.run_id, &|| bar.inc(1))
+                    .await?;
+            bar.finish_and_clear();
+            new_work |= report.objects > 0;
+            rec.record(
+                StepRecord {
+                    stage: "format".into(),
+                    target: format!("{} → formatted.{}", source.name, source.table()),
+                    objects_in: report.objects as i64,
+                    rows_in: report.rows_read as i64,
+                    rows_out: report.rows_written as i64,
+                    bytes_in: report.bytes as i64,
+                    message: Some(format!(
+                        "{} quarantined, {} duplicate, {} replaced by a later version",
+                        report.rows_quarantined, report.rows_duplicate, report.rows_replaced
+                    )),
+                    status: if report.objects == 0 { "skipped".into() } else { String::new() },
+                    ..Default::default()
+                },
+                t.elapsed(),
+            )?;
+        }
+        check_ledger(project, catalog).await?;
+    }
+    let mut failed = Vec::new();
+    let mut rebuilt = false;
+    if wants(Stage::Build) && !project.models.is_empty() {
+        let mut session = Session::open(&project.lake, None, project.spec.engine.batch_size).await?;
+        let plans = plan_models(project, &session)?;
+        let bar = progress_bar(options.progress, plans.len() as u64, "build models");
+        let reports =
+            build_models(project, catalog, &mut session, &plans, &rec.run_id, &|_| bar.inc(1))
+                .await?;
+        bar.finish_and_clear();
+        for r in reports {
+            let (status, message) = match &r.status {
+                BuildStatus::Built { version } => {
+                    rebuilt = true;
+                    ("success".to_string(), format!("built version {version}"))
+                }
+                BuildStatus::UpToDate { version } => {
+                    ("skipped".to_string(), format!("up to date at version {version}"))
+                }
+                BuildStatus::Failed { message } => {
+                    failed.push(r.model.clone());
+                    ("failed".to_string(), message.clone())
+                }
+                BuildStatus::Skipped { upstream } => {
+                    failed.push(r.model.clone());
+                    ("skipped".to_string(), format!("upstream model `{upstream}` failed"))
+                }
+            };
+            let step = StepRecord {
+                stage: "build".into(),
+                target: format!("exploitation.{}", r.model),
+                rows_out: r.rows,
+                status,
+                message: Some(message),
+                ..Default::default()
+            };
+            rec.record(step, Duration::from_millis(r.duration_ms as u64))?;
+        }
+    }
+    Ok(if !failed.is_empty() {
+        RunOutcome::ModelsFailed(failed)
+    } else if !new_work && !rebuilt {
+        RunOutcome::NothingToDo
+    } else {
+        RunOutcome::Success
+    })
+}
+
+/// Checks that every ledger line balances and that each quarantine table holds exactly
+/// the rows the ledger says were quarantined.
+async fn check_ledger(project: &Project, catalog: &Catalog) -> Result<()> {
+    let broken = catalog.ledger_violations()?;
+    if let Some(e) = broken.first() {
+        return Err(RuntimeError::LedgerBroken(format!(
+            "{} entries, first: object `{}` into `{}` read {} rows but wrote {} + quarantined {} \
+             + duplicate {}",
+            broken.len(),
+            e.object_id,
+            e.table_name,
+            e.rows_read,
+            e.rows_written,
+            e.rows_quarantined,
+            e.rows_duplicate
+        )));
+    }
+    for totals in catalog.ledger_totals()? {
+        let stored = delta::count_rows(&project.lake.quarantine(&totals.table_name)).await?;
+        if stored != totals.rows_quarantined {
+            return Err(RuntimeError::LedgerBroken(format!(
+                "quarantine of `{}` holds {stored} rows but the ledger counts {}",
+                totals.table_name, totals.rows_quarantined
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, len: u64, label: &str) -> ProgressBar {
+    if !enabled || len == 0 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed}") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(label.to_string());
+    bar
+}

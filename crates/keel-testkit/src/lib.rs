@@ -1,0 +1,87 @@
+//! Test helpers for keel: temporary example projects with generated data, the path to the
+//! shared real data, and checks for the local services tests talk to.
+//!
+//! Tests that need something absent fail in CI (`CI=true`) and skip with a clear message
+//! elsewhere.
+
+use std::path::{Path, PathBuf};
+
+use keel_example::{GenerateOptions, Truth};
+use tempfile::TempDir;
+
+/// A temporary copy of the example project with generated data.
+#[derive(Debug)]
+pub struct ExampleProject {
+    /// Keeps the directory alive.
+    pub temp: TempDir,
+    /// The generator's account of what it wrote.
+    pub truth: Truth,
+    /// The options used.
+    pub options: GenerateOptions,
+}
+
+impl ExampleProject {
+    /// Writes the example project and generates its data with `options`.
+    ///
+    /// # Panics
+    /// When writing fails (tests only).
+    pub fn new(options: GenerateOptions) -> ExampleProject {
+        let temp = tempfile::tempdir().expect("temp dir");
+        keel_example::write_project(temp.path()).expect("write example project");
+        let truth = keel_example::generate(temp.path(), &options).expect("generate data");
+        ExampleProject { temp, truth, options }
+    }
+
+    /// A small data set: fast enough for every test run.
+    pub fn small() -> ExampleProject {
+        ExampleProject::new(GenerateOptions {
+            buildings: 12,
+            years: 1,
+            ..GenerateOptions::default()
+        })
+    }
+
+    /// The project directory.
+    pub fn dir(&self) -> &Path {
+        self.temp.path()
+    }
+}
+
+/// Whether tests run in CI, where a missing dependency is a failure, not a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips (returns `false`) with a message outside CI, fails in CI, when `available` is false.
+///
+/// # Panics
+/// In CI when `available` is false.
+pub fn require(available: bool, what: &str) -> bool {
+    if available {
+        return true;
+    }
+    assert!(!in_ci(), "{what} is required in CI but is not available");
+    eprintln!("skipping: {what} is not available here");
+    false
+}
+
+/// `../shared/data/real` next to the workspace, when present.
+pub fn real_data_dir() -> Option<PathBuf> {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = workspace.join("../shared/data/real");
+    dir.is_dir().then(|| dir.canonicalize().unwrap_or(dir))
+}
+
+/// A Python interpreter that can import `module`, if there is one.
+pub fn python_with(module: &str) -> Option<String> {
+    for python in ["python3", "python"] {
+        let ok = std::process::Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if ok {
+            return Some(python.to_string());
+        }
+    }
+    None
+}
