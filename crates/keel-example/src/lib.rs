@@ -38,11 +38,11 @@ mod registry;
 mod weather;
 mod world;
 
-pub use project::{EXAMPLE_NAME, PROJECT_FILES, write_project};
 pub use generate::{
     CorrectedReading, FileTruth, GenerateOptions, MeterTruth, Truth, WeatherTruth, generate,
     generate_extra_month,
 };
+pub use project::{EXAMPLE_NAME, PROJECT_FILES, write_project};
 
 /// Everything that can go wrong while generating the example data.
 #[derive(Debug, thiserror::Error)]

@@ -8,11 +8,26 @@ pub const EXAMPLE_NAME: &str = "district-heating";
 
 /// The example's files, by path relative to the project directory.
 pub const PROJECT_FILES: &[(&str, &str)] = &[
-    ("keel.toml", include_str!("../../../examples/district-heating/keel.toml")),
-    ("glossary.toml", include_str!("../../../examples/district-heating/glossary.toml")),
-    ("sources/meters.toml", include_str!("../../../examples/district-heating/sources/meters.toml")),
-    ("sources/weather.toml", include_str!("../../../examples/district-heating/sources/weather.toml")),
-    ("sources/devices.toml", include_str!("../../../examples/district-heating/sources/devices.toml")),
+    (
+        "keel.toml",
+        include_str!("../../../examples/district-heating/keel.toml"),
+    ),
+    (
+        "glossary.toml",
+        include_str!("../../../examples/district-heating/glossary.toml"),
+    ),
+    (
+        "sources/meters.toml",
+        include_str!("../../../examples/district-heating/sources/meters.toml"),
+    ),
+    (
+        "sources/weather.toml",
+        include_str!("../../../examples/district-heating/sources/weather.toml"),
+    ),
+    (
+        "sources/devices.toml",
+        include_str!("../../../examples/district-heating/sources/devices.toml"),
+    ),
     (
         "sources/customers.toml",
         include_str!("../../../examples/district-heating/sources/customers.toml"),

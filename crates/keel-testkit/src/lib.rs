@@ -32,13 +32,31 @@ impl ExampleProject {
         ExampleProject { temp, truth, options }
     }
 
-    /// A small data set: fast enough for every test run.
+    /// A small data set, fast enough for every test run, that holds every kind of fault:
+    /// malformed, negative and duplicated rows, and identical and corrected re-sends. The
+    /// generator's rates are per file, so the first seed whose data has them all is used.
+    ///
+    /// # Panics
+    /// When no seed below 500 gives such a data set.
     pub fn small() -> ExampleProject {
-        ExampleProject::new(GenerateOptions {
-            buildings: 12,
-            years: 1,
-            ..GenerateOptions::default()
-        })
+        (1..500)
+            .map(|seed| {
+                ExampleProject::new(GenerateOptions {
+                    seed,
+                    buildings: 12,
+                    years: 1,
+                    ..GenerateOptions::default()
+                })
+            })
+            .find(|p| {
+                let m = &p.truth.meters;
+                m.resent_corrected > 0
+                    && m.resent_identical > 0
+                    && m.malformed > 0
+                    && m.negative > 0
+                    && m.duplicate_rows > 0
+            })
+            .expect("a seed below 500 with every kind of fault")
     }
 
     /// The project directory.

@@ -46,6 +46,7 @@ pub fn parse(
         let line = record.position().map(|p| p.line() as i64).unwrap_or(line);
         let start = record.position().map(|p| p.byte() as usize).unwrap_or(start);
         let end = (reader.position().byte() as usize).min(text.len());
+        let (line, start) = skip_terminator(text, line, start, end);
         let raw = raw_between(text, start, end);
         let Some(names) = &header else {
             let names: Vec<String> = record
@@ -128,6 +129,20 @@ fn map_header(
         }
     }
     (index, missing)
+}
+
+/// With CRLF endings the reader stops a record at `\r`, so the next record's position
+/// points at the `\n` still on the previous line. Step over it to the record's first byte
+/// and its real line number.
+fn skip_terminator(text: &str, mut line: i64, mut start: usize, end: usize) -> (i64, usize) {
+    let bytes = text.as_bytes();
+    while start < end && matches!(bytes.get(start), Some(b'\r' | b'\n')) {
+        if bytes[start] == b'\n' {
+            line += 1;
+        }
+        start += 1;
+    }
+    (line, start)
 }
 
 fn raw_between(text: &str, start: usize, end: usize) -> &str {

@@ -6,6 +6,10 @@ use keel_testkit::{real_data_dir, require};
 
 use crate::plan;
 
+/// Fields where csv-spectrum 2.0.0's expected JSON disagrees with its own CSV (the phone
+/// number in `location_coordinates.csv` is 2095257564, the JSON says 1234567890).
+const UPSTREAM_MISMATCHES: &[(&str, &str)] = &[("location_coordinates", "Contact Phone Number")];
+
 #[test]
 fn csv_spectrum_files_split_as_expected() {
     let Some(real) = real_data_dir() else {
@@ -20,9 +24,14 @@ fn csv_spectrum_files_split_as_expected() {
     for entry in std::fs::read_dir(&csvs).unwrap() {
         let path = entry.unwrap().path();
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let expected: Vec<serde_json::Map<String, serde_json::Value>> =
+        let expected: serde_json::Value =
             serde_json::from_slice(&std::fs::read(jsons.join(format!("{stem}.json"))).unwrap())
                 .unwrap();
+        // Most expectations are an array of records; one is a bare record.
+        let expected: Vec<serde_json::Value> = match expected {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
         let bytes = std::fs::read(&path).unwrap();
         let header: Vec<String> = {
             let mut r = ::csv::ReaderBuilder::new().from_reader(&bytes[..]);
@@ -45,6 +54,9 @@ fn csv_spectrum_files_split_as_expected() {
         for (record, want) in parsed.iter().zip(&expected) {
             let record = record.as_ref().unwrap_or_else(|e| panic!("{stem}: {e:?}"));
             for (i, h) in header.iter().enumerate() {
+                if UPSTREAM_MISMATCHES.contains(&(stem.as_str(), h.as_str())) {
+                    continue;
+                }
                 let want = want[h].as_str().unwrap_or_default();
                 assert_eq!(record.values[i].as_deref().unwrap_or_default(), want, "{stem} {h}");
             }
