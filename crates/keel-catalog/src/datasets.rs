@@ -52,7 +52,14 @@ impl Catalog {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET \
              location = excluded.location, format = excluded.format, \
              description = excluded.description",
-            params![d.name, d.zone, d.location, d.format, d.description, now_utc()],
+            params![
+                d.name,
+                d.zone,
+                d.location,
+                d.format,
+                d.description,
+                now_utc()
+            ],
         )?;
         Ok(())
     }

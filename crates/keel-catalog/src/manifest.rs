@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, Row, params};
 
-use crate::{Catalog, Result, now_utc};
+use crate::{Catalog, CatalogError, Result, now_utc};
 
 /// An object stored in persistent landing.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +60,17 @@ pub struct NewObject {
 /// The identifier of the object with this content in this source.
 pub fn object_id(source: &str, sha256: &str) -> String {
     format!("{source}/{}", &sha256[..sha256.len().min(16)])
+}
+
+/// What the persistent loader did with one temporal batch, recorded all at once.
+#[derive(Debug, Clone, Default)]
+pub struct LandingCommit {
+    /// New objects, in ingestion order.
+    pub objects: Vec<NewObject>,
+    /// Deliveries of bytes already stored: the delivery and the stored object's id.
+    pub duplicates: Vec<(NewObject, String)>,
+    /// Collector state to remember: source, path relative to the root, file.
+    pub collected: Vec<(String, String, CollectedFile)>,
 }
 
 /// What a collector remembers of a file it took.
@@ -135,56 +146,43 @@ impl Catalog {
     /// # Errors
     /// When the transaction fails (for example the content is already recorded).
     pub fn record_object(&self, new: &NewObject, run_id: &str) -> Result<LandingObject> {
+        let mut stored = self.record_landing(
+            &LandingCommit {
+                objects: vec![new.clone()],
+                ..LandingCommit::default()
+            },
+            run_id,
+        )?;
+        stored
+            .pop()
+            .ok_or_else(|| CatalogError::Internal("recorded object not returned".into()))
+    }
+
+    /// Records what the persistent loader did with one temporal batch in one transaction:
+    /// new objects (numbered by version and ingestion order), duplicate deliveries and the
+    /// collector state of every file. Returns the new objects.
+    ///
+    /// # Errors
+    /// When the transaction fails; then none of it is recorded.
+    pub fn record_landing(
+        &self,
+        commit: &LandingCommit,
+        run_id: &str,
+    ) -> Result<Vec<LandingObject>> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let version: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM landing_objects \
-             WHERE source = ?1 AND original_name = ?2",
-            params![new.source, new.original_name],
-            |r| r.get(0),
-        )?;
-        let seq: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(seq), 0) + 1 FROM landing_objects",
-            [],
-            |r| r.get(0),
-        )?;
-        let object = LandingObject {
-            object_id: object_id(&new.source, &new.sha256),
-            source: new.source.clone(),
-            original_name: new.original_name.clone(),
-            original_path: new.original_path.clone(),
-            version,
-            sha256: new.sha256.clone(),
-            bytes: new.bytes,
-            ingested_at: new.ingested_at.clone(),
-            persistent_path: new.persistent_path.clone(),
-            collector: new.collector.clone(),
-            run_id: run_id.to_string(),
-            seq,
-        };
-        tx.execute(
-            &format!(
-                "INSERT INTO landing_objects ({OBJECT_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ),
-            params![
-                object.object_id,
-                object.source,
-                object.original_name,
-                object.original_path,
-                object.version,
-                object.sha256,
-                object.bytes,
-                object.ingested_at,
-                object.persistent_path,
-                object.collector.to_string(),
-                object.run_id,
-                object.seq
-            ],
-        )?;
-        insert_delivery(&tx, new, &object.object_id, false, run_id)?;
+        let mut stored = Vec::with_capacity(commit.objects.len());
+        for new in &commit.objects {
+            stored.push(insert_object(&tx, new, run_id)?);
+        }
+        for (new, object_id) in &commit.duplicates {
+            insert_delivery(&tx, new, object_id, true, run_id)?;
+        }
+        for (source, path, file) in &commit.collected {
+            upsert_collector_state(&tx, source, path, file)?;
+        }
         tx.commit()?;
-        Ok(object)
+        Ok(stored)
     }
 
     /// Records a delivery whose bytes are already stored as `object_id`.
@@ -275,8 +273,9 @@ impl Catalog {
     /// When the query fails.
     pub fn collector_state(&self, source: &str) -> Result<HashMap<String, CollectedFile>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT path, bytes, mtime_ns, sha256 FROM collector_state WHERE source = ?1")?;
+        let mut stmt = conn.prepare(
+            "SELECT path, bytes, mtime_ns, sha256 FROM collector_state WHERE source = ?1",
+        )?;
         let rows = stmt
             .query_map(params![source], |r| {
                 Ok((
@@ -296,16 +295,83 @@ impl Catalog {
     ///
     /// # Errors
     /// When the upsert fails.
-    pub fn set_collector_state(&self, source: &str, path: &str, file: &CollectedFile) -> Result<()> {
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO collector_state (source, path, bytes, mtime_ns, sha256) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (source, path) DO UPDATE SET \
-             bytes = excluded.bytes, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256",
-            params![source, path, file.bytes, file.mtime_ns, file.sha256],
-        )?;
-        Ok(())
+    pub fn set_collector_state(
+        &self,
+        source: &str,
+        path: &str,
+        file: &CollectedFile,
+    ) -> Result<()> {
+        upsert_collector_state(&self.conn(), source, path, file)
     }
+}
+
+fn insert_object(
+    tx: &rusqlite::Connection,
+    new: &NewObject,
+    run_id: &str,
+) -> Result<LandingObject> {
+    let version: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM landing_objects \
+             WHERE source = ?1 AND original_name = ?2",
+        params![new.source, new.original_name],
+        |r| r.get(0),
+    )?;
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM landing_objects",
+        [],
+        |r| r.get(0),
+    )?;
+    let object = LandingObject {
+        object_id: object_id(&new.source, &new.sha256),
+        source: new.source.clone(),
+        original_name: new.original_name.clone(),
+        original_path: new.original_path.clone(),
+        version,
+        sha256: new.sha256.clone(),
+        bytes: new.bytes,
+        ingested_at: new.ingested_at.clone(),
+        persistent_path: new.persistent_path.clone(),
+        collector: new.collector.clone(),
+        run_id: run_id.to_string(),
+        seq,
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO landing_objects ({OBJECT_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ),
+        params![
+            object.object_id,
+            object.source,
+            object.original_name,
+            object.original_path,
+            object.version,
+            object.sha256,
+            object.bytes,
+            object.ingested_at,
+            object.persistent_path,
+            object.collector.to_string(),
+            object.run_id,
+            object.seq
+        ],
+    )?;
+    insert_delivery(tx, new, &object.object_id, false, run_id)?;
+    Ok(object)
+}
+
+fn upsert_collector_state(
+    conn: &rusqlite::Connection,
+    source: &str,
+    path: &str,
+    file: &CollectedFile,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO collector_state (source, path, bytes, mtime_ns, sha256) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (source, path) DO UPDATE SET \
+         bytes = excluded.bytes, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256",
+        params![source, path, file.bytes, file.mtime_ns, file.sha256],
+    )?;
+    Ok(())
 }
 
 fn insert_delivery(
@@ -353,17 +419,32 @@ mod tests {
     fn versions_count_per_name_and_seq_orders_ingestion() {
         let dir = tempfile::tempdir().unwrap();
         let cat = Catalog::open(&dir.path().join("keel.db")).unwrap();
-        let a1 = cat.record_object(&new_object("a.csv", &"1".repeat(64)), "r1").unwrap();
-        let b1 = cat.record_object(&new_object("b.csv", &"2".repeat(64)), "r1").unwrap();
-        let a2 = cat.record_object(&new_object("a.csv", &"3".repeat(64)), "r2").unwrap();
+        let a1 = cat
+            .record_object(&new_object("a.csv", &"1".repeat(64)), "r1")
+            .unwrap();
+        let b1 = cat
+            .record_object(&new_object("b.csv", &"2".repeat(64)), "r1")
+            .unwrap();
+        let a2 = cat
+            .record_object(&new_object("a.csv", &"3".repeat(64)), "r2")
+            .unwrap();
         assert_eq!((a1.version, b1.version, a2.version), (1, 1, 2));
         assert!(a1.seq < b1.seq && b1.seq < a2.seq);
-        assert_eq!(cat.object_versions("meters", "a.csv").unwrap(), vec![a1.clone(), a2]);
+        assert_eq!(
+            cat.object_versions("meters", "a.csv").unwrap(),
+            vec![a1.clone(), a2]
+        );
         // The same content cannot be recorded twice: it is a duplicate delivery.
-        assert!(cat.record_object(&new_object("c.csv", &"1".repeat(64)), "r3").is_err());
+        assert!(
+            cat.record_object(&new_object("c.csv", &"1".repeat(64)), "r3")
+                .is_err()
+        );
         cat.record_duplicate_delivery(&new_object("c.csv", &"1".repeat(64)), &a1.object_id, "r3")
             .unwrap();
         assert_eq!(cat.duplicate_deliveries("meters").unwrap(), 1);
-        assert_eq!(cat.unformatted_objects("meters", "readings").unwrap().len(), 3);
+        assert_eq!(
+            cat.unformatted_objects("meters", "readings").unwrap().len(),
+            3
+        );
     }
 }

@@ -108,7 +108,10 @@ CREATE TABLE dataset_versions (
     created_at  TEXT NOT NULL,
     PRIMARY KEY (name, version)
 );
-"#];
+"#,
+    // Numbering a new object reads MAX(seq): keep that a lookup, not a scan.
+    "CREATE INDEX landing_objects_seq ON landing_objects(seq);",
+];
 
 /// A handle on the catalog database.
 ///
@@ -237,7 +240,9 @@ mod tests {
         let again = Catalog::open(&path).unwrap().table_names().unwrap();
         assert_eq!(names, again);
         let conn = Connection::open(&path).unwrap();
-        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
     }
 }

@@ -26,7 +26,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Demo(args) => demo::demo(&args).await,
         Command::Init(args) => init::init(&args, &dir),
         Command::Run => {
-            run::run(&load(&dir, profile)?, &[Stage::Collect, Stage::Land, Stage::Format, Stage::Build], "run").await
+            run::run(
+                &load(&dir, profile)?,
+                &[Stage::Collect, Stage::Land, Stage::Format, Stage::Build],
+                "run",
+            )
+            .await
         }
         Command::Collect => run::run(&load(&dir, profile)?, &[Stage::Collect], "collect").await,
         Command::Land => run::run(&load(&dir, profile)?, &[Stage::Land], "land").await,
@@ -43,5 +48,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
 /// # Errors
 /// When the project is invalid; the message names the file and key.
 pub fn load(dir: &Path, profile: Option<&str>) -> anyhow::Result<Project> {
-    Project::load(dir, profile).with_context(|| format!("loading the project in `{}`", dir.display()))
+    Project::load(dir, profile)
+        .with_context(|| format!("loading the project in `{}`", dir.display()))
 }

@@ -17,7 +17,9 @@ pub fn table(headers: &[&str]) -> Table {
 
 /// Prints the summary of a run on stdout.
 pub fn print_run_summary(summary: &RunSummary) {
-    let mut t = table(&["stage", "target", "objects", "rows in", "rows out", "bytes", "time", "status", "note"]);
+    let mut t = table(&[
+        "stage", "target", "objects", "rows in", "rows out", "bytes", "time", "status", "note",
+    ]);
     for s in &summary.steps {
         t.add_row(vec![
             s.stage.clone(),
@@ -51,7 +53,11 @@ pub fn print_run_summary(summary: &RunSummary) {
 ///
 /// # Errors
 /// When writing fails.
-pub fn print_batches(schema: &Schema, batches: &[RecordBatch], format: OutputFormat) -> anyhow::Result<()> {
+pub fn print_batches(
+    schema: &Schema,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+) -> anyhow::Result<()> {
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -66,7 +72,9 @@ pub fn print_batches(schema: &Schema, batches: &[RecordBatch], format: OutputFor
             writeln!(out, "{text}")?;
         }
         OutputFormat::Csv => {
-            let mut writer = arrow::csv::WriterBuilder::new().with_header(true).build(&mut out);
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut out);
             if batches.is_empty() {
                 writer.write(&RecordBatch::new_empty(std::sync::Arc::new(schema.clone())))?;
             }
@@ -95,7 +103,11 @@ pub fn human_bytes(bytes: i64) -> String {
     let mut v = bytes as f64;
     for unit in ["B", "KiB", "MiB", "GiB"] {
         if v < 1024.0 || unit == "GiB" {
-            return if unit == "B" { format!("{bytes} B") } else { format!("{v:.1} {unit}") };
+            return if unit == "B" {
+                format!("{bytes} B")
+            } else {
+                format!("{v:.1} {unit}")
+            };
         }
         v /= 1024.0;
     }
@@ -117,7 +129,9 @@ pub fn print_error(e: &anyhow::Error) {
 fn hint(e: &anyhow::Error) -> Option<&'static str> {
     for cause in e.chain() {
         if let Some(keel_runtime::RuntimeError::Locked(_)) = cause.downcast_ref() {
-            return Some("wait for the other run to finish; a killed run releases the lock by itself");
+            return Some(
+                "wait for the other run to finish; a killed run releases the lock by itself",
+            );
         }
         if let Some(keel_core::CoreError::Config { .. }) = cause.downcast_ref() {
             return Some("fix the file named above; `keel --help` lists the commands");

@@ -8,9 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{CoreError, Result};
 use crate::lake::Lake;
-use crate::spec::{
-    CollectorSpec, ColumnType, GlossarySpec, ModelSpec, ProjectSpec, SourceSpec,
-};
+use crate::spec::{CollectorSpec, ColumnType, GlossarySpec, ModelSpec, ProjectSpec, SourceSpec};
 
 /// The name of the project file.
 pub const PROJECT_FILE: &str = "keel.toml";
@@ -172,7 +170,10 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
     for (i, c) in source.spec.columns.iter().enumerate() {
         check_identifier(&c.name).map_err(|m| err(format!("key `columns[{i}].name`: {m}")))?;
         if !names.insert(c.name.as_str()) {
-            return Err(err(format!("key `columns[{i}].name`: `{}` is declared twice", c.name)));
+            return Err(err(format!(
+                "key `columns[{i}].name`: `{}` is declared twice",
+                c.name
+            )));
         }
         let numeric = matches!(c.data_type, ColumnType::Int64 | ColumnType::Float64);
         if (c.min.is_some() || c.max.is_some()) && !numeric {
@@ -182,15 +183,21 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
         }
     }
     if source.spec.columns.is_empty() {
-        return Err(err("key `columns`: a source declares at least one column".into()));
+        return Err(err(
+            "key `columns`: a source declares at least one column".into()
+        ));
     }
     for key in &source.spec.keys.primary {
         if !names.contains(key.as_str()) {
-            return Err(err(format!("key `keys.primary`: `{key}` is not a declared column")));
+            return Err(err(format!(
+                "key `keys.primary`: `{key}` is not a declared column"
+            )));
         }
     }
     if source.spec.format.dialects.is_empty() {
-        return Err(err("key `format.dialects`: declare at least one dialect".into()));
+        return Err(err(
+            "key `format.dialects`: declare at least one dialect".into()
+        ));
     }
     for (i, d) in source.spec.format.dialects.iter().enumerate() {
         for (canonical, from) in &d.columns {
@@ -221,12 +228,19 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
 /// Checks that a table, model or column name is a plain SQL identifier.
 fn check_identifier(name: &str) -> std::result::Result<(), String> {
     let ok = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if ok {
         Ok(())
     } else {
-        Err(format!("`{name}` must be lower-case letters, digits and `_`"))
+        Err(format!(
+            "`{name}` must be lower-case letters, digits and `_`"
+        ))
     }
 }
 

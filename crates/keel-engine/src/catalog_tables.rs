@@ -15,8 +15,9 @@ use crate::Result;
 /// # Errors
 /// When the catalog cannot be read.
 pub fn catalog_table(catalog: &Catalog, table: &str) -> Result<RecordBatch> {
-    let (_, columns) =
-        catalog.query_json(&format!("SELECT name, type FROM pragma_table_info('{table}')"))?;
+    let (_, columns) = catalog.query_json(&format!(
+        "SELECT name, type FROM pragma_table_info('{table}')"
+    ))?;
     let (_, rows) = catalog.query_json(&format!("SELECT * FROM \"{table}\""))?;
     let mut fields = Vec::with_capacity(columns.len());
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());

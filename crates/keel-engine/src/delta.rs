@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use deltalake::DeltaTable;
 use deltalake::kernel::Transaction;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::operations::write::SchemaMode;
 use deltalake::protocol::SaveMode;
-use deltalake::DeltaTable;
 
 use crate::{EngineError, Result};
 
@@ -39,7 +39,8 @@ fn table_url(path: &Path) -> Result<url::Url> {
     let abs = path
         .canonicalize()
         .map_err(|e| EngineError::Location(format!("{}: {e}", path.display())))?;
-    url::Url::from_directory_path(&abs).map_err(|()| EngineError::Location(abs.display().to_string()))
+    url::Url::from_directory_path(&abs)
+        .map_err(|()| EngineError::Location(abs.display().to_string()))
 }
 
 /// Opens the Delta table at `path`, or `None` when no table exists there yet.
@@ -60,7 +61,10 @@ pub async fn open(path: &Path) -> Result<Option<DeltaTable>> {
 /// # Errors
 /// When the table cannot be read.
 pub async fn version(path: &Path) -> Result<Option<i64>> {
-    Ok(open(path).await?.and_then(|t| t.version()).map(|v| v as i64))
+    Ok(open(path)
+        .await?
+        .and_then(|t| t.version())
+        .map(|v| v as i64))
 }
 
 /// The last committed version of `app_id` in the table at `path` (`None`: never).
@@ -98,8 +102,13 @@ pub async fn write(
     mode: WriteMode,
     txn: Option<&Txn>,
 ) -> Result<i64> {
-    let url = table_url(path)?;
-    let table = DeltaTable::try_from_url(url).await.map_err(delta_err(path))?;
+    let table = match open(path).await? {
+        Some(table) => table,
+        // Not loaded: loading a location without a log is an error the kernel logs.
+        None => deltalake::DeltaTableBuilder::from_url(table_url(path)?)
+            .and_then(|b| b.build())
+            .map_err(delta_err(path))?,
+    };
     let mut builder = table.write(batches).with_save_mode(match mode {
         WriteMode::Append => SaveMode::Append,
         WriteMode::Overwrite => SaveMode::Overwrite,
@@ -187,17 +196,22 @@ pub async fn any_key_exists(path: &Path, batches: &[RecordBatch], keys: &[String
             b.project(&idx)
         })
         .collect::<std::result::Result<_, _>>()?;
-    ctx.register_table("incoming", Arc::new(datafusion::datasource::MemTable::try_new(
-        projected[0].schema(),
-        vec![projected],
-    )?))?;
+    ctx.register_table(
+        "incoming",
+        Arc::new(datafusion::datasource::MemTable::try_new(
+            projected[0].schema(),
+            vec![projected],
+        )?),
+    )?;
     let on = keys
         .iter()
         .map(|k| format!("t.\"{k}\" = s.\"{k}\""))
         .collect::<Vec<_>>()
         .join(" AND ");
     let found = ctx
-        .sql(&format!("SELECT 1 FROM target t JOIN incoming s ON {on} LIMIT 1"))
+        .sql(&format!(
+            "SELECT 1 FROM target t JOIN incoming s ON {on} LIMIT 1"
+        ))
         .await?
         .collect()
         .await?;
@@ -219,7 +233,12 @@ pub async fn count_rows(path: &Path) -> Result<i64> {
     let batches = ctx.sql("SELECT count(*) FROM t").await?.collect().await?;
     Ok(batches
         .first()
-        .and_then(|b| b.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.value(0)))
+        .and_then(|b| {
+            b.column(0)
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|a| a.value(0))
+        })
         .unwrap_or(0))
 }
 
@@ -229,11 +248,16 @@ async fn register(
     table: &DeltaTable,
     path: &Path,
 ) -> Result<()> {
-    table.update_datafusion_session(&ctx.state()).map_err(delta_err(path))?;
+    table
+        .update_datafusion_session(&ctx.state())
+        .map_err(delta_err(path))?;
     let provider = table
         .table_provider()
         .await
-        .map_err(|e| EngineError::Delta { table: path.display().to_string(), source: Box::new(e.into()) })?;
+        .map_err(|e| EngineError::Delta {
+            table: path.display().to_string(),
+            source: Box::new(e.into()),
+        })?;
     ctx.register_table(name, provider)?;
     Ok(())
 }
@@ -273,21 +297,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t");
         assert_eq!(txn_version(&path, "app").await.unwrap(), None);
-        let txn = Txn { app_id: "app".into(), version: 7 };
-        let v0 = write(&path, vec![batch(&["a", "b"], &[1, 2])], WriteMode::Append, Some(&txn))
-            .await
-            .unwrap();
+        let txn = Txn {
+            app_id: "app".into(),
+            version: 7,
+        };
+        let v0 = write(
+            &path,
+            vec![batch(&["a", "b"], &[1, 2])],
+            WriteMode::Append,
+            Some(&txn),
+        )
+        .await
+        .unwrap();
         assert_eq!(v0, 0);
         assert_eq!(txn_version(&path, "app").await.unwrap(), Some(7));
-        let txn = Txn { app_id: "app".into(), version: 9 };
-        let v1 = merge(&path, vec![batch(&["b", "c"], &[20, 30])], &["k".into()], Some(&txn))
-            .await
-            .unwrap();
+        let txn = Txn {
+            app_id: "app".into(),
+            version: 9,
+        };
+        let v1 = merge(
+            &path,
+            vec![batch(&["b", "c"], &[20, 30])],
+            &["k".into()],
+            Some(&txn),
+        )
+        .await
+        .unwrap();
         assert_eq!(v1, 1);
         assert_eq!(txn_version(&path, "app").await.unwrap(), Some(9));
         let ctx = datafusion::prelude::SessionContext::new();
         let table = open(&path).await.unwrap().unwrap();
-        ctx.register_table("t", table.table_provider().await.unwrap()).unwrap();
+        ctx.register_table("t", table.table_provider().await.unwrap())
+            .unwrap();
         let rows = ctx
             .sql("SELECT k, v FROM t ORDER BY k")
             .await
@@ -295,7 +336,9 @@ mod tests {
             .collect()
             .await
             .unwrap();
-        let text = arrow::util::pretty::pretty_format_batches(&rows).unwrap().to_string();
+        let text = arrow::util::pretty::pretty_format_batches(&rows)
+            .unwrap()
+            .to_string();
         assert!(text.contains("| a | 1  |"), "{text}");
         assert!(text.contains("| b | 20 |"), "{text}");
         assert!(text.contains("| c | 30 |"), "{text}");

@@ -26,7 +26,9 @@ pub struct Session {
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("versions", &self.versions).finish()
+        f.debug_struct("Session")
+            .field("versions", &self.versions)
+            .finish()
     }
 }
 
@@ -53,7 +55,11 @@ impl Session {
     ///
     /// # Errors
     /// When a table cannot be opened.
-    pub async fn open(lake: &Lake, catalog: Option<&Catalog>, batch_size: usize) -> Result<Session> {
+    pub async fn open(
+        lake: &Lake,
+        catalog: Option<&Catalog>,
+        batch_size: usize,
+    ) -> Result<Session> {
         let mut session = Session::new(batch_size);
         let formatted = lake.root().join("formatted");
         for (name, path) in delta_tables_in(&formatted) {
@@ -86,21 +92,29 @@ impl Session {
     ///
     /// # Errors
     /// When the table cannot be opened.
-    pub async fn register_delta(&mut self, zone: &str, name: &str, path: &Path) -> Result<Option<i64>> {
+    pub async fn register_delta(
+        &mut self,
+        zone: &str,
+        name: &str,
+        path: &Path,
+    ) -> Result<Option<i64>> {
         let Some(table) = delta::open(path).await? else {
             return Ok(None);
         };
         let version = table.version().map(|v| v as i64).unwrap_or(0);
-        table.update_datafusion_session(&self.ctx.state()).map_err(|e| {
-            crate::EngineError::Delta {
+        table
+            .update_datafusion_session(&self.ctx.state())
+            .map_err(|e| crate::EngineError::Delta {
                 table: path.display().to_string(),
                 source: Box::new(e),
-            }
-        })?;
-        let provider = table.table_provider().await.map_err(|e| crate::EngineError::Delta {
-            table: path.display().to_string(),
-            source: Box::new(e.into()),
-        })?;
+            })?;
+        let provider = table
+            .table_provider()
+            .await
+            .map_err(|e| crate::EngineError::Delta {
+                table: path.display().to_string(),
+                source: Box::new(e.into()),
+            })?;
         let schema = self.schema(zone);
         let _ = schema.deregister_table(name)?;
         schema.register_table(name.to_string(), provider)?;

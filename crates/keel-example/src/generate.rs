@@ -225,7 +225,10 @@ fn write_truth(path: &Path, truth: &Truth) -> Result<(), ExampleError> {
     let mut out = std::io::BufWriter::new(fs_err::File::create(path)?);
     serde_json::to_writer_pretty(&mut out, truth).map_err(|source| {
         // An I/O failure inside serde_json keeps its path through `fs_err`'s message.
-        ExampleError::Json { path: path.to_path_buf(), source }
+        ExampleError::Json {
+            path: path.to_path_buf(),
+            source,
+        }
     })?;
     out.write_all(b"\n")?;
     out.flush()?;

@@ -55,12 +55,16 @@ pub fn convert(
             rule: rule.into(),
             reason,
         };
-        let text = record.values[i].as_deref().map(str::trim).filter(|t| {
-            !t.is_empty() && !dialect.null_tokens.iter().any(|n| n == t)
-        });
+        let text = record.values[i]
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !dialect.null_tokens.iter().any(|n| n == t));
         let Some(text) = text else {
             if column.required {
-                return Err(reject("required", format!("`{}` has no value", column.name)));
+                return Err(reject(
+                    "required",
+                    format!("`{}` has no value", column.name),
+                ));
             }
             out.push(Value::Null);
             continue;
@@ -73,25 +77,39 @@ pub fn convert(
                 Ok(v) if factor == 1.0 => Value::Int(v),
                 Ok(v) => Value::Int((v as f64 * factor).round() as i64),
                 Err(_) => {
-                    return Err(reject("parse_number", format!("`{text}` is not an integer")));
+                    return Err(reject(
+                        "parse_number",
+                        format!("`{text}` is not an integer"),
+                    ));
                 }
             },
             ColumnType::Float64 => {
                 let v = parse_decimal(text, dialect.decimal).ok_or_else(|| {
                     reject(
                         "parse_number",
-                        format!("`{text}` is not a number with decimal `{}`", dialect.decimal),
+                        format!(
+                            "`{text}` is not a number with decimal `{}`",
+                            dialect.decimal
+                        ),
                     )
                 })?;
                 if !v.is_finite() {
-                    return Err(reject("not_finite", format!("`{text}` is not a finite number")));
+                    return Err(reject(
+                        "not_finite",
+                        format!("`{text}` is not a finite number"),
+                    ));
                 }
                 Value::Float(scale(v, factor))
             }
             ColumnType::Date => {
-                let format = binding.map(|b| b.date_format.as_str()).unwrap_or("%Y-%m-%d");
+                let format = binding
+                    .map(|b| b.date_format.as_str())
+                    .unwrap_or("%Y-%m-%d");
                 let date = NaiveDate::parse_from_str(text, format).map_err(|e| {
-                    reject("parse_date", format!("`{text}` is not a date `{format}`: {e}"))
+                    reject(
+                        "parse_date",
+                        format!("`{text}` is not a date `{format}`: {e}"),
+                    )
                 })?;
                 Value::Date(days_since_epoch(date))
             }
@@ -108,10 +126,16 @@ pub fn convert(
         };
         if let Some(v) = numeric {
             if let Some(min) = column.min.filter(|m| v < *m) {
-                return Err(reject("bounds", format!("`{}` = {v} is below {min}", column.name)));
+                return Err(reject(
+                    "bounds",
+                    format!("`{}` = {v} is below {min}", column.name),
+                ));
             }
             if let Some(max) = column.max.filter(|m| v > *m) {
-                return Err(reject("bounds", format!("`{}` = {v} is above {max}", column.name)));
+                return Err(reject(
+                    "bounds",
+                    format!("`{}` = {v} is above {max}", column.name),
+                ));
             }
         }
         out.push(value);

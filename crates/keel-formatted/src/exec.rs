@@ -63,7 +63,16 @@ pub async fn format_source(
     let mut report = FormatReport::default();
     let per_commit = project.spec.engine.objects_per_commit.max(1);
     for chunk in objects.chunks(per_commit) {
-        format_chunk(project, &plan, catalog, run_id, chunk, &mut report, on_object).await?;
+        format_chunk(
+            project,
+            &plan,
+            catalog,
+            run_id,
+            chunk,
+            &mut report,
+            on_object,
+        )
+        .await?;
     }
     if report.objects > 0 {
         report.delta_version = delta::version(&project.lake.formatted(&plan.table)).await?;
@@ -109,8 +118,16 @@ async fn format_chunk(
     {
         let batch = quarantine_batch(&chunk.quarantine)?;
         delta::write(&quarantine_path, vec![batch], WriteMode::Append, Some(&txn)).await?;
-        record_version(catalog, project, plan, "quarantine", "append", run_id, txn.version)
-            .await?;
+        record_version(
+            catalog,
+            project,
+            plan,
+            "quarantine",
+            "append",
+            run_id,
+            txn.version,
+        )
+        .await?;
     }
 
     let live: Vec<&Row> = chunk.rows.iter().flatten().collect();
@@ -125,7 +142,11 @@ async fn format_chunk(
         } else {
             batches
         };
-        let keys: Vec<String> = plan.keys.iter().map(|&k| plan.columns[k].name.clone()).collect();
+        let keys: Vec<String> = plan
+            .keys
+            .iter()
+            .map(|&k| plan.columns[k].name.clone())
+            .collect();
         let operation = if delta::any_key_exists(&table_path, &batches, &keys).await? {
             delta::merge(&table_path, batches, &keys, Some(&txn)).await?;
             "merge"
@@ -134,8 +155,16 @@ async fn format_chunk(
             "append"
         };
         report.commits += 1;
-        record_version(catalog, project, plan, "formatted", operation, run_id, txn.version)
-            .await?;
+        record_version(
+            catalog,
+            project,
+            plan,
+            "formatted",
+            operation,
+            run_id,
+            txn.version,
+        )
+        .await?;
     }
 
     let version = delta::version(&table_path).await?.unwrap_or(0);
@@ -196,7 +225,9 @@ fn parse_chunk(
                 };
                 let converted = parsed
                     .into_iter()
-                    .map(|r| r.and_then(|r| convert(&r, dialect, &plan.columns).map(|v| (r.line, v))))
+                    .map(|r| {
+                        r.and_then(|r| convert(&r, dialect, &plan.columns).map(|v| (r.line, v)))
+                    })
                     .collect::<Vec<_>>();
                 (dialect.name.clone(), converted)
             }
@@ -207,7 +238,10 @@ fn parse_chunk(
                     raw: parse::clip(&String::from_utf8_lossy(&bytes)),
                     column: None,
                     rule: "no_dialect".into(),
-                    reason: format!("no dialect of the source matches `{}`", object.original_path),
+                    reason: format!(
+                        "no dialect of the source matches `{}`",
+                        object.original_path
+                    ),
                 })],
             ),
         };
@@ -295,7 +329,10 @@ async fn record_version(
             format!("formatted/_quarantine/{}", plan.table),
         )
     } else {
-        (project.lake.formatted(&plan.table), format!("formatted/{}", plan.table))
+        (
+            project.lake.formatted(&plan.table),
+            format!("formatted/{}", plan.table),
+        )
     };
     let name = format!("{zone}.{}", plan.table);
     catalog.upsert_dataset(&Dataset {
@@ -320,7 +357,9 @@ async fn record_version(
         operation: operation.to_string(),
         rows: delta::count_rows(&path).await?,
         schema_json: keel_engine::schema_json(&schema),
-        inputs: [(format!("landing.{}", plan.source), high_water)].into_iter().collect(),
+        inputs: [(format!("landing.{}", plan.source), high_water)]
+            .into_iter()
+            .collect(),
     })?;
     Ok(())
 }

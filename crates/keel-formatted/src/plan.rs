@@ -120,17 +120,31 @@ impl SourcePlan {
         let mut dialects = Vec::new();
         for (i, d) in spec.format.dialects.iter().enumerate() {
             let at = |key: &str| format!("key `format.dialects[{i}].{key}`");
-            let encoding = Encoding::for_label(d.encoding.as_bytes())
-                .ok_or_else(|| err(format!("{}: unknown encoding `{}`", at("encoding"), d.encoding)))?;
-            let delimiter = single_byte(&d.delimiter).map_err(|m| err(format!("{}: {m}", at("delimiter"))))?;
+            let encoding = Encoding::for_label(d.encoding.as_bytes()).ok_or_else(|| {
+                err(format!(
+                    "{}: unknown encoding `{}`",
+                    at("encoding"),
+                    d.encoding
+                ))
+            })?;
+            let delimiter =
+                single_byte(&d.delimiter).map_err(|m| err(format!("{}: {m}", at("delimiter"))))?;
             let quote = single_byte(&d.quote).map_err(|m| err(format!("{}: {m}", at("quote"))))?;
             let decimal = match d.decimal.as_str() {
                 "." => '.',
                 "," => ',',
-                other => return Err(err(format!("{}: `{other}` is not `.` or `,`", at("decimal")))),
+                other => {
+                    return Err(err(format!(
+                        "{}: `{other}` is not `.` or `,`",
+                        at("decimal")
+                    )));
+                }
             };
             if decimal == ',' && delimiter == b',' {
-                return Err(err(format!("{}: decimal comma with a comma delimiter is ambiguous", at("decimal"))));
+                return Err(err(format!(
+                    "{}: decimal comma with a comma delimiter is ambiguous",
+                    at("decimal")
+                )));
             }
             let glob = d.match_glob.clone().unwrap_or_else(|| "**".to_string());
             let matcher = Glob::new(&glob)
@@ -168,7 +182,10 @@ impl SourcePlan {
                     field: from.field.clone(),
                     from_name,
                     factor,
-                    date_format: from.date_format.clone().unwrap_or_else(|| d.date_format.clone()),
+                    date_format: from
+                        .date_format
+                        .clone()
+                        .unwrap_or_else(|| d.date_format.clone()),
                 });
             }
             dialects.push(DialectPlan {
@@ -205,7 +222,9 @@ impl SourcePlan {
 
     /// The dialect for an object at `original_path` (relative to the collector root).
     pub fn dialect_for(&self, original_path: &str) -> Option<&DialectPlan> {
-        self.dialects.iter().find(|d| d.matcher.is_match(original_path))
+        self.dialects
+            .iter()
+            .find(|d| d.matcher.is_match(original_path))
     }
 }
 
@@ -245,7 +264,11 @@ fn table_schema(columns: &[CanonicalColumn]) -> SchemaRef {
 
 impl fmt::Display for SourcePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "source `{}` → formatted.{} ({:?})", self.source, self.table, self.kind)?;
+        writeln!(
+            f,
+            "source `{}` → formatted.{} ({:?})",
+            self.source, self.table, self.kind
+        )?;
         for c in &self.columns {
             let key = self.keys.iter().any(|&k| self.columns[k].name == c.name);
             writeln!(

@@ -9,9 +9,9 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use keel_core::spec::ColumnType;
 
+use crate::Result;
 use crate::convert::Value;
 use crate::plan::CanonicalColumn;
-use crate::Result;
 
 /// A formatted row with its provenance.
 #[derive(Debug, Clone)]
@@ -57,7 +57,11 @@ fn ts_type() -> DataType {
 ///
 /// # Errors
 /// When the arrays do not fit the schema (an internal error).
-pub fn to_batch(schema: &SchemaRef, columns: &[CanonicalColumn], rows: &[&Row]) -> Result<RecordBatch> {
+pub fn to_batch(
+    schema: &SchemaRef,
+    columns: &[CanonicalColumn],
+    rows: &[&Row],
+) -> Result<RecordBatch> {
     let n = rows.len();
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len() + 3);
     for (i, c) in columns.iter().enumerate() {
@@ -73,22 +77,46 @@ pub fn to_batch(schema: &SchemaRef, columns: &[CanonicalColumn], rows: &[&Row]) 
             }
             ColumnType::Int64 => {
                 let mut b = Int64Builder::with_capacity(n);
-                values.for_each(|v| b.append_option(if let Value::Int(x) = v { Some(*x) } else { None }));
+                values.for_each(|v| {
+                    b.append_option(if let Value::Int(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
                 Arc::new(b.finish())
             }
             ColumnType::Float64 => {
                 let mut b = Float64Builder::with_capacity(n);
-                values.for_each(|v| b.append_option(if let Value::Float(x) = v { Some(*x) } else { None }));
+                values.for_each(|v| {
+                    b.append_option(if let Value::Float(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
                 Arc::new(b.finish())
             }
             ColumnType::Date => {
                 let mut b = Date32Builder::with_capacity(n);
-                values.for_each(|v| b.append_option(if let Value::Date(x) = v { Some(*x) } else { None }));
+                values.for_each(|v| {
+                    b.append_option(if let Value::Date(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
                 Arc::new(b.finish())
             }
             ColumnType::Bool => {
                 let mut b = BooleanBuilder::with_capacity(n);
-                values.for_each(|v| b.append_option(if let Value::Bool(x) = v { Some(*x) } else { None }));
+                values.for_each(|v| {
+                    b.append_option(if let Value::Bool(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
                 Arc::new(b.finish())
             }
         };

@@ -36,7 +36,10 @@ pub enum LandingError {
     Catalog(#[from] keel_catalog::CatalogError),
     /// A source declaration cannot be used.
     #[error("source `{source_name}`: {message}")]
-    Config { source_name: String, message: String },
+    Config {
+        source_name: String,
+        message: String,
+    },
     /// A temporal batch is unreadable.
     #[error("temporal batch `{}`: {message}", path.display())]
     Batch { path: PathBuf, message: String },

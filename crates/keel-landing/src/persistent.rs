@@ -3,10 +3,11 @@
 //! from the batch listing, so a retry lands on the same path; the temporal batch is removed
 //! only after the catalog knows every object in it.
 
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 
-use keel_catalog::manifest::{CollectedFile, LandingObject, NewObject};
 use keel_catalog::Catalog;
+use keel_catalog::manifest::{CollectedFile, LandingCommit, LandingObject, NewObject, object_id};
 use keel_core::Lake;
 use keel_core::ids::{sanitize_file_name, short_hash};
 
@@ -24,79 +25,83 @@ pub struct LoadReport {
     pub bytes: u64,
 }
 
-/// Loads every pending temporal batch of `source` into persistent landing.
+/// Loads every pending temporal batch of `source` into persistent landing. Each batch is
+/// recorded in the catalog in one transaction, after its files are in place and synced.
 ///
 /// # Errors
 /// When a file cannot be moved or the catalog cannot be written.
 pub fn load(lake: &Lake, catalog: &Catalog, source: &str, run_id: &str) -> Result<LoadReport> {
     let mut report = LoadReport::default();
     for batch in pending_batches(&lake.temporal(source))? {
+        let mut commit = LandingCommit::default();
+        let mut in_batch: HashMap<String, String> = HashMap::new();
+        let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
         for entry in &batch.entries {
-            load_entry(lake, catalog, source, run_id, &batch.dir, entry, &mut report)?;
+            let new = new_object(source, entry)?;
+            commit.collected.push((
+                source.to_string(),
+                entry.original_path.clone(),
+                CollectedFile {
+                    bytes: entry.bytes as i64,
+                    mtime_ns: entry.mtime_ns,
+                    sha256: entry.sha256.clone(),
+                },
+            ));
+            if let Some(existing) = catalog.object_by_hash(source, &entry.sha256)? {
+                // Recorded already: a re-send of the same bytes, or this very entry on a
+                // retry after a crash between the catalog commit and the batch removal.
+                if existing.persistent_path != new.persistent_path {
+                    commit.duplicates.push((new, existing.object_id));
+                }
+                continue;
+            }
+            if let Some(object_id) = in_batch.get(&entry.sha256) {
+                commit.duplicates.push((new, object_id.clone()));
+                continue;
+            }
+            let target = lake.root().join(&new.persistent_path);
+            if let Some(parent) = target.parent() {
+                fs_err::create_dir_all(parent)?;
+                dirs.insert(parent.to_path_buf());
+            }
+            if !target.exists() {
+                fs_err::rename(batch.dir.join(&entry.file), &target)?;
+            }
+            in_batch.insert(entry.sha256.clone(), object_id(source, &entry.sha256));
+            report.bytes += entry.bytes;
+            commit.objects.push(new);
         }
+        // The renames must be durable before the catalog points at the objects.
+        for dir in &dirs {
+            sync_dir(dir)?;
+        }
+        report.duplicates += commit.duplicates.len() as u64;
+        report
+            .stored
+            .extend(catalog.record_landing(&commit, run_id)?);
         fs_err::remove_dir_all(&batch.dir)?;
     }
     Ok(report)
 }
 
-fn load_entry(
-    lake: &Lake,
-    catalog: &Catalog,
-    source: &str,
-    run_id: &str,
-    batch_dir: &Path,
-    entry: &BatchEntry,
-    report: &mut LoadReport,
-) -> Result<()> {
+fn new_object(source: &str, entry: &BatchEntry) -> Result<NewObject> {
     let original_name = entry
         .original_path
         .rsplit('/')
         .next()
         .unwrap_or(&entry.original_path)
         .to_string();
-    let relative = persistent_relative_path(source, entry, &original_name)?;
-    let new = NewObject {
+    let persistent_path = persistent_relative_path(source, entry, &original_name)?;
+    Ok(NewObject {
         source: source.to_string(),
         original_name,
         original_path: entry.original_path.clone(),
         sha256: entry.sha256.clone(),
         bytes: entry.bytes as i64,
         ingested_at: entry.collected_at.clone(),
-        persistent_path: relative.clone(),
+        persistent_path,
         collector: entry.collector.clone(),
-    };
-    let remember = CollectedFile {
-        bytes: entry.bytes as i64,
-        mtime_ns: entry.mtime_ns,
-        sha256: entry.sha256.clone(),
-    };
-    if let Some(existing) = catalog.object_by_hash(source, &entry.sha256)? {
-        // Recorded already: either a re-send of the same bytes, or this very entry on a
-        // retry after a crash between the manifest commit and the batch removal.
-        let retried = existing.persistent_path == relative;
-        if !retried {
-            catalog.record_duplicate_delivery(&new, &existing.object_id, run_id)?;
-            report.duplicates += 1;
-        }
-        catalog.set_collector_state(source, &entry.original_path, &remember)?;
-        return Ok(());
-    }
-    let target = lake.root().join(&relative);
-    let staged = batch_dir.join(&entry.file);
-    if let Some(parent) = target.parent() {
-        fs_err::create_dir_all(parent)?;
-    }
-    if !target.exists() {
-        fs_err::rename(&staged, &target)?;
-        if let Some(parent) = target.parent() {
-            sync_dir(parent)?;
-        }
-    }
-    let object = catalog.record_object(&new, run_id)?;
-    catalog.set_collector_state(source, &entry.original_path, &remember)?;
-    report.bytes += entry.bytes;
-    report.stored.push(object);
-    Ok(())
+    })
 }
 
 /// `landing/persistent/<source>/<yyyy>/<mm>/<dd>/<ts>-<sha8>-<name>`, from the batch listing

@@ -45,7 +45,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run.lock");
         let first = ProjectLock::acquire(&path).unwrap();
-        assert!(matches!(ProjectLock::acquire(&path), Err(RuntimeError::Locked(_))));
+        assert!(matches!(
+            ProjectLock::acquire(&path),
+            Err(RuntimeError::Locked(_))
+        ));
         drop(first);
         ProjectLock::acquire(&path).unwrap();
     }

@@ -175,7 +175,8 @@ async fn run_stages(
         }
         if wants(Stage::Land) {
             let t = Instant::now();
-            let report = keel_landing::persistent::load(&project.lake, catalog, &source.name, &rec.run_id)?;
+            let report =
+                keel_landing::persistent::load(&project.lake, catalog, &source.name, &rec.run_id)?;
             new_work |= !report.stored.is_empty();
             rec.record(
                 StepRecord {
@@ -198,11 +199,19 @@ async fn run_stages(
     if wants(Stage::Format) {
         for source in &project.sources {
             let t = Instant::now();
-            let pending = catalog.unformatted_objects(&source.name, source.table())?.len();
-            let bar = progress_bar(options.progress, pending as u64, &format!("format {}", source.name));
+            let pending = catalog
+                .unformatted_objects(&source.name, source.table())?
+                .len();
+            let bar = progress_bar(
+                options.progress,
+                pending as u64,
+                &format!("format {}", source.name),
+            );
             let report =
-                keel_formatted::format_source(project, source, catalog, &rec.run_id, &|| bar.inc(1))
-                    .await?;
+                keel_formatted::format_source(project, source, catalog, &rec.run_id, &|| {
+                    bar.inc(1)
+                })
+                .await?;
             bar.finish_and_clear();
             new_work |= report.objects > 0;
             rec.record(
@@ -217,7 +226,11 @@ async fn run_stages(
                         "{} quarantined, {} duplicate, {} replaced by a later version",
                         report.rows_quarantined, report.rows_duplicate, report.rows_replaced
                     )),
-                    status: if report.objects == 0 { "skipped".into() } else { String::new() },
+                    status: if report.objects == 0 {
+                        "skipped".into()
+                    } else {
+                        String::new()
+                    },
                     ..Default::default()
                 },
                 t.elapsed(),
@@ -228,12 +241,14 @@ async fn run_stages(
     let mut failed = Vec::new();
     let mut rebuilt = false;
     if wants(Stage::Build) && !project.models.is_empty() {
-        let mut session = Session::open(&project.lake, None, project.spec.engine.batch_size).await?;
+        let mut session =
+            Session::open(&project.lake, None, project.spec.engine.batch_size).await?;
         let plans = plan_models(project, &session)?;
         let bar = progress_bar(options.progress, plans.len() as u64, "build models");
-        let reports =
-            build_models(project, catalog, &mut session, &plans, &rec.run_id, &|_| bar.inc(1))
-                .await?;
+        let reports = build_models(project, catalog, &mut session, &plans, &rec.run_id, &|_| {
+            bar.inc(1)
+        })
+        .await?;
         bar.finish_and_clear();
         for r in reports {
             let (status, message) = match &r.status {
@@ -241,16 +256,20 @@ async fn run_stages(
                     rebuilt = true;
                     ("success".to_string(), format!("built version {version}"))
                 }
-                BuildStatus::UpToDate { version } => {
-                    ("skipped".to_string(), format!("up to date at version {version}"))
-                }
+                BuildStatus::UpToDate { version } => (
+                    "skipped".to_string(),
+                    format!("up to date at version {version}"),
+                ),
                 BuildStatus::Failed { message } => {
                     failed.push(r.model.clone());
                     ("failed".to_string(), message.clone())
                 }
                 BuildStatus::Skipped { upstream } => {
                     failed.push(r.model.clone());
-                    ("skipped".to_string(), format!("upstream model `{upstream}` failed"))
+                    (
+                        "skipped".to_string(),
+                        format!("upstream model `{upstream}` failed"),
+                    )
                 }
             };
             let step = StepRecord {

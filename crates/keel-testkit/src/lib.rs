@@ -29,7 +29,11 @@ impl ExampleProject {
         let temp = tempfile::tempdir().expect("temp dir");
         keel_example::write_project(temp.path()).expect("write example project");
         let truth = keel_example::generate(temp.path(), &options).expect("generate data");
-        ExampleProject { temp, truth, options }
+        ExampleProject {
+            temp,
+            truth,
+            options,
+        }
     }
 
     /// A small data set, fast enough for every test run, that holds every kind of fault:

@@ -16,7 +16,10 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
     let dir = &args.dir;
     if dir.join("keel.toml").exists() {
-        eprintln!("`{}` already holds the demo project: running it again", dir.display());
+        eprintln!(
+            "`{}` already holds the demo project: running it again",
+            dir.display()
+        );
     } else {
         keel_example::write_project(dir)
             .with_context(|| format!("writing the example into `{}`", dir.display()))?;

@@ -19,7 +19,10 @@ catalog = "sqlite"
 pub fn init(args: &InitArgs, default_dir: &Path) -> anyhow::Result<u8> {
     let dir = args.dir.as_deref().unwrap_or(default_dir);
     if dir.join("keel.toml").exists() {
-        bail!("`{}` already holds a keel project (`keel.toml`)", dir.display());
+        bail!(
+            "`{}` already holds a keel project (`keel.toml`)",
+            dir.display()
+        );
     }
     match args.example.as_deref() {
         Some(keel_example::EXAMPLE_NAME) => {
@@ -45,7 +48,10 @@ pub fn init(args: &InitArgs, default_dir: &Path) -> anyhow::Result<u8> {
                 .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "keel-project".into());
             fs_err::write(dir.join("keel.toml"), EMPTY_PROJECT.replace("NAME", &name))?;
-            eprintln!("created an empty project in `{}`; add `sources/*.toml`", dir.display());
+            eprintln!(
+                "created an empty project in `{}`; add `sources/*.toml`",
+                dir.display()
+            );
         }
     }
     Ok(0)

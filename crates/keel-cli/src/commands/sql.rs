@@ -13,8 +13,17 @@ use crate::output;
 /// When the query does not plan or fails.
 pub async fn sql(project: &Project, args: &SqlArgs) -> anyhow::Result<u8> {
     let catalog = Catalog::open(&project.lake.catalog_db())?;
-    let session = Session::open(&project.lake, Some(&catalog), project.spec.engine.batch_size).await?;
-    let df = session.context().sql(&args.query).await.map_err(keel_engine::EngineError::from)?;
+    let session = Session::open(
+        &project.lake,
+        Some(&catalog),
+        project.spec.engine.batch_size,
+    )
+    .await?;
+    let df = session
+        .context()
+        .sql(&args.query)
+        .await
+        .map_err(keel_engine::EngineError::from)?;
     let schema = df.schema().as_arrow().clone();
     let batches = df.collect().await.map_err(keel_engine::EngineError::from)?;
     output::print_batches(&schema, &batches, args.format)?;

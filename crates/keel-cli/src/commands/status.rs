@@ -10,14 +10,20 @@ use crate::output::table;
 /// When the catalog cannot be read.
 pub fn status(project: &Project) -> anyhow::Result<u8> {
     let s = keel_runtime::status::status(project, 5)?;
-    println!("project `{}` (lake `{}`)", project.spec.name, project.lake.root().display());
+    println!(
+        "project `{}` (lake `{}`)",
+        project.spec.name,
+        project.lake.root().display()
+    );
     let mut t = table(&["source", "objects", "duplicate deliveries", "last ingested"]);
     for src in &s.sources {
         t.add_row(vec![
             src.name.clone(),
             src.objects.to_string(),
             src.duplicate_deliveries.to_string(),
-            src.last_ingested_at.clone().unwrap_or_else(|| "never".into()),
+            src.last_ingested_at
+                .clone()
+                .unwrap_or_else(|| "never".into()),
         ]);
     }
     println!("\nsources\n{t}");
@@ -25,12 +31,22 @@ pub fn status(project: &Project) -> anyhow::Result<u8> {
     for d in &s.datasets {
         t.add_row(vec![
             d.name.clone(),
-            d.version.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            d.version
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
             d.rows.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
         ]);
     }
     println!("\nzones\n{t}");
-    let mut t = table(&["table", "objects", "rows read", "written", "quarantined", "duplicate", "balanced"]);
+    let mut t = table(&[
+        "table",
+        "objects",
+        "rows read",
+        "written",
+        "quarantined",
+        "duplicate",
+        "balanced",
+    ]);
     for l in &s.ledger {
         let balanced = l.rows_read == l.rows_written + l.rows_quarantined + l.rows_duplicate;
         t.add_row(vec![
@@ -46,7 +62,12 @@ pub fn status(project: &Project) -> anyhow::Result<u8> {
     println!("\nledger\n{t}");
     let mut t = table(&["run", "command", "started", "status"]);
     for r in &s.runs {
-        t.add_row(vec![r.run_id.clone(), r.command.clone(), r.started_at.clone(), r.status.clone()]);
+        t.add_row(vec![
+            r.run_id.clone(),
+            r.command.clone(),
+            r.started_at.clone(),
+            r.status.clone(),
+        ]);
     }
     println!("\nlast runs\n{t}");
     Ok(0)

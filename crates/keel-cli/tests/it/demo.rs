@@ -11,7 +11,14 @@ fn demo_runs_every_stage_and_an_independent_reader_sees_the_same_rows() {
     let dir = temp.path().join("demo");
     let out = keel(
         temp.path(),
-        &["demo", dir.to_str().unwrap(), "--buildings", "8", "--years", "1"],
+        &[
+            "demo",
+            dir.to_str().unwrap(),
+            "--buildings",
+            "8",
+            "--years",
+            "1",
+        ],
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -25,8 +32,14 @@ fn demo_runs_every_stage_and_an_independent_reader_sees_the_same_rows() {
         ("formatted.readings", "lake/formatted/readings"),
         ("formatted.weather", "lake/formatted/weather"),
         ("quarantine.readings", "lake/formatted/_quarantine/readings"),
-        ("exploitation.daily_consumption", "lake/exploitation/daily_consumption"),
-        ("exploitation.monthly_consumption", "lake/exploitation/monthly_consumption"),
+        (
+            "exploitation.daily_consumption",
+            "lake/exploitation/daily_consumption",
+        ),
+        (
+            "exploitation.monthly_consumption",
+            "lake/exploitation/monthly_consumption",
+        ),
     ];
     let counts: Vec<i64> = tables
         .iter()
@@ -37,10 +50,18 @@ fn demo_runs_every_stage_and_an_independent_reader_sees_the_same_rows() {
     // information_schema lists the zones' tables for tools.
     let listed = keel_ok(
         &dir,
-        &["sql", "SELECT table_schema, table_name FROM information_schema.tables \
-                 WHERE table_schema IN ('formatted', 'exploitation') ORDER BY 1, 2", "--format", "csv"],
+        &[
+            "sql",
+            "SELECT table_schema, table_name FROM information_schema.tables \
+                 WHERE table_schema IN ('formatted', 'exploitation') ORDER BY 1, 2",
+            "--format",
+            "csv",
+        ],
     );
-    assert!(listed.contains("exploitation,daily_consumption"), "{listed}");
+    assert!(
+        listed.contains("exploitation,daily_consumption"),
+        "{listed}"
+    );
     assert!(listed.contains("formatted,readings"), "{listed}");
 
     // Polars reads the tables through its own Delta reader (with the `deltalake` package
@@ -58,7 +79,11 @@ fn demo_runs_every_stage_and_an_independent_reader_sees_the_same_rows() {
         cmd.arg(dir.join(path));
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let theirs: Vec<i64> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| l.trim().parse().unwrap())

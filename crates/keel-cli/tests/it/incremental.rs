@@ -25,7 +25,10 @@ fn a_second_run_with_nothing_new_does_no_work() {
     let out = keel_ok(dir, &["run"]);
     assert!(out.contains("nothing to do"), "{out}");
     let after: Vec<usize> = TABLES.iter().map(|t| delta_commits(&dir.join(t))).collect();
-    assert_eq!(before, after, "a run with nothing new changed a Delta table");
+    assert_eq!(
+        before, after,
+        "a run with nothing new changed a Delta table"
+    );
 }
 
 #[test]

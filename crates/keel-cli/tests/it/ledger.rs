@@ -28,14 +28,34 @@ fn ledger_balances_and_matches_the_generators_faults() {
          FROM keel_catalog.ledger l JOIN keel_catalog.landing_objects o USING (object_id) \
          WHERE o.source = 'meters' ORDER BY o.seq",
     );
-    assert_eq!(rows.len(), meters.per_file.len(), "one ledger line per distinct file");
+    assert_eq!(
+        rows.len(),
+        meters.per_file.len(),
+        "one ledger line per distinct file"
+    );
     let mut quarantine_lines: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for r in &rows {
         let truth = &meters.per_file[&r[0]];
-        let expected_q = truth.malformed_lines.len() + truth.negative_lines.len() + truth.absurd_lines.len();
-        assert_eq!(r[1].parse::<usize>().unwrap(), truth.data_lines, "rows read of {}", r[0]);
-        assert_eq!(r[2].parse::<usize>().unwrap(), expected_q, "quarantined of {}", r[0]);
-        assert_eq!(r[3].parse::<usize>().unwrap(), truth.duplicate_lines.len(), "duplicates of {}", r[0]);
+        let expected_q =
+            truth.malformed_lines.len() + truth.negative_lines.len() + truth.absurd_lines.len();
+        assert_eq!(
+            r[1].parse::<usize>().unwrap(),
+            truth.data_lines,
+            "rows read of {}",
+            r[0]
+        );
+        assert_eq!(
+            r[2].parse::<usize>().unwrap(),
+            expected_q,
+            "quarantined of {}",
+            r[0]
+        );
+        assert_eq!(
+            r[3].parse::<usize>().unwrap(),
+            truth.duplicate_lines.len(),
+            "duplicates of {}",
+            r[0]
+        );
         let mut lines: Vec<i64> = truth
             .malformed_lines
             .iter()
@@ -49,7 +69,10 @@ fn ledger_balances_and_matches_the_generators_faults() {
         }
     }
     let total_q = sql_i64(dir, "SELECT count(*) FROM quarantine.readings");
-    assert_eq!(total_q as usize, meters.malformed + meters.negative + meters.absurd);
+    assert_eq!(
+        total_q as usize,
+        meters.malformed + meters.negative + meters.absurd
+    );
     assert!(meters.malformed > 0 && meters.negative > 0 && meters.duplicate_rows > 0);
 
     // Each quarantined row names its object, line, rule and reason, and keeps the raw text.
@@ -61,15 +84,25 @@ fn ledger_balances_and_matches_the_generators_faults() {
     );
     let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for r in &q {
-        assert!(!r[2].is_empty() && !r[3].is_empty() && !r[4].is_empty(), "{r:?}");
-        seen.entry(r[0].clone()).or_default().push(r[1].parse().unwrap());
+        assert!(
+            !r[2].is_empty() && !r[3].is_empty() && !r[4].is_empty(),
+            "{r:?}"
+        );
+        seen.entry(r[0].clone())
+            .or_default()
+            .push(r[1].parse().unwrap());
     }
-    assert_eq!(seen, quarantine_lines, "quarantined lines differ from the generator's");
-    let rules: Vec<String> =
-        sql_rows(dir, "SELECT DISTINCT rule FROM quarantine.readings ORDER BY rule")
-            .into_iter()
-            .map(|r| r[0].clone())
-            .collect();
+    assert_eq!(
+        seen, quarantine_lines,
+        "quarantined lines differ from the generator's"
+    );
+    let rules: Vec<String> = sql_rows(
+        dir,
+        "SELECT DISTINCT rule FROM quarantine.readings ORDER BY rule",
+    )
+    .into_iter()
+    .map(|r| r[0].clone())
+    .collect();
     assert!(rules.contains(&"bounds".to_string()), "{rules:?}");
 
     // Re-sent identical files are duplicate deliveries, not objects.
@@ -91,7 +124,10 @@ fn a_corrected_resend_replaces_the_original_readings() {
     let dir = project.dir();
     keel_ok(dir, &["run"]);
     let corrected = &project.truth.meters.corrected_readings;
-    assert!(!corrected.is_empty(), "the generator re-sent no corrected file");
+    assert!(
+        !corrected.is_empty(),
+        "the generator re-sent no corrected file"
+    );
     for c in corrected {
         let rows = sql_rows(
             dir,
@@ -101,9 +137,21 @@ fn a_corrected_resend_replaces_the_original_readings() {
                 c.device_id, c.date
             ),
         );
-        assert_eq!(rows.len(), 1, "one row per key for {} {}", c.device_id, c.date);
+        assert_eq!(
+            rows.len(),
+            1,
+            "one row per key for {} {}",
+            c.device_id,
+            c.date
+        );
         let v: f64 = rows[0][0].parse().unwrap();
-        assert!((v - c.new_kwh).abs() < 1e-6, "{} {}: {v} is not the corrected {}", c.device_id, c.date, c.new_kwh);
+        assert!(
+            (v - c.new_kwh).abs() < 1e-6,
+            "{} {}: {v} is not the corrected {}",
+            c.device_id,
+            c.date,
+            c.new_kwh
+        );
     }
     // No key appears twice in the formatted table.
     let dup_keys = sql_i64(

@@ -8,8 +8,14 @@ fn expect_error(dir: &std::path::Path, file: &str, key: &str) {
     let out = keel(dir, &["run"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(file), "error does not name `{file}`:\n{stderr}");
-    assert!(stderr.contains(key), "error does not name `{key}`:\n{stderr}");
+    assert!(
+        stderr.contains(file),
+        "error does not name `{file}`:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(key),
+        "error does not name `{key}`:\n{stderr}"
+    );
 }
 
 #[test]
@@ -28,17 +34,29 @@ fn malformed_project_files_name_the_file_and_the_key() {
     expect_error(dir, "weather.toml", "colour");
 
     // A wrong type.
-    std::fs::write(&source, original.replace("required = true", "required = \"yes\"")).unwrap();
+    std::fs::write(
+        &source,
+        original.replace("required = true", "required = \"yes\""),
+    )
+    .unwrap();
     expect_error(dir, "weather.toml", "required");
 
     // A collector path that does not exist.
-    std::fs::write(&source, original.replace("data/inbox/weather", "data/inbox/nowhere")).unwrap();
+    std::fs::write(
+        &source,
+        original.replace("data/inbox/weather", "data/inbox/nowhere"),
+    )
+    .unwrap();
     expect_error(dir, "weather.toml", "collector.path");
 
     // The project file itself.
     std::fs::write(&source, &original).unwrap();
     let project_file = dir.join("keel.toml");
     let text = std::fs::read_to_string(&project_file).unwrap();
-    std::fs::write(&project_file, text.replace("batch_size = 8192", "batch_size = \"big\"")).unwrap();
+    std::fs::write(
+        &project_file,
+        text.replace("batch_size = 8192", "batch_size = \"big\""),
+    )
+    .unwrap();
     expect_error(dir, "keel.toml", "batch_size");
 }

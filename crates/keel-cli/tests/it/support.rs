@@ -30,7 +30,9 @@ pub fn keel_ok(dir: &Path, args: &[&str]) -> String {
 /// Runs a query with `keel sql --format csv` and returns the rows (header dropped).
 pub fn sql_rows(dir: &Path, query: &str) -> Vec<Vec<String>> {
     let out = keel_ok(dir, &["sql", query, "--format", "csv"]);
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(out.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(out.as_bytes());
     reader
         .records()
         .map(|r| r.expect("csv row").iter().map(str::to_string).collect())
@@ -41,7 +43,9 @@ pub fn sql_rows(dir: &Path, query: &str) -> Vec<Vec<String>> {
 pub fn sql_i64(dir: &Path, query: &str) -> i64 {
     let rows = sql_rows(dir, query);
     assert_eq!(rows.len(), 1, "{query} returned {rows:?}");
-    rows[0][0].parse().unwrap_or_else(|e| panic!("{query} returned {rows:?}: {e}"))
+    rows[0][0]
+        .parse()
+        .unwrap_or_else(|e| panic!("{query} returned {rows:?}: {e}"))
 }
 
 /// The number of commits in a Delta table's log (its latest version + 1).

@@ -44,7 +44,10 @@ pub fn parse(
             }
         }
         let line = record.position().map(|p| p.line() as i64).unwrap_or(line);
-        let start = record.position().map(|p| p.byte() as usize).unwrap_or(start);
+        let start = record
+            .position()
+            .map(|p| p.byte() as usize)
+            .unwrap_or(start);
         let end = (reader.position().byte() as usize).min(text.len());
         let (line, start) = skip_terminator(text, line, start, end);
         let raw = raw_between(text, start, end);
@@ -98,7 +101,9 @@ pub fn parse(
                         .and_then(|c| c.get(1))
                         .map(|m| m.as_str().to_string());
                 }
-                field_index[i].and_then(|fi| record.get(fi)).map(str::to_string)
+                field_index[i]
+                    .and_then(|fi| record.get(fi))
+                    .map(str::to_string)
             })
             .collect();
         out.push(Ok(RawRecord {

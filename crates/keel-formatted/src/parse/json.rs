@@ -48,7 +48,11 @@ pub fn parse(
         _ => {
             return whole(
                 "json_shape",
-                format!("expected {:?} at `{}`", dialect.layout, dialect.path.join(".")),
+                format!(
+                    "expected {:?} at `{}`",
+                    dialect.layout,
+                    dialect.path.join(".")
+                ),
             );
         }
     };

@@ -62,7 +62,12 @@ fn windows_1250_decimal_comma_and_units_are_read_per_dialect() {
         .map(|r| match r {
             Ok(rec) => match convert(rec, dialect, &plan.columns) {
                 Ok(_) => "ok".to_string(),
-                Err(rej) => format!("{}@{}:{}", rej.rule, rej.line, rej.column.unwrap_or_default()),
+                Err(rej) => format!(
+                    "{}@{}:{}",
+                    rej.rule,
+                    rej.line,
+                    rej.column.unwrap_or_default()
+                ),
             },
             Err(rej) => format!("{}@{}", rej.rule, rej.line),
         })
@@ -92,8 +97,13 @@ fn a_header_without_a_required_field_rejects_every_row_with_the_field_named() {
 
 #[test]
 fn invalid_bytes_are_rejected_not_replaced_silently() {
-    let plan = plan(&METERS.replace("windows-1250", "utf-8").replace("Zużycie", "Zuzycie"));
-    let mut bytes = b"Licznik;Data;Zuzycie [MWh]\nPL2-1;01.01.2016;1,0\nPL2-\xff;02.01.2016;1,0\n".to_vec();
+    let plan = plan(
+        &METERS
+            .replace("windows-1250", "utf-8")
+            .replace("Zużycie", "Zuzycie"),
+    );
+    let mut bytes =
+        b"Licznik;Data;Zuzycie [MWh]\nPL2-1;01.01.2016;1,0\nPL2-\xff;02.01.2016;1,0\n".to_vec();
     bytes.extend_from_slice(b"PL2-1;03.01.2016;2,0\n");
     let parsed = csv::parse(&bytes, &plan.dialects[0], &plan.columns, "x.csv");
     assert!(parsed[0].is_ok());

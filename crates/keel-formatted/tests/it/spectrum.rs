@@ -19,7 +19,11 @@ fn csv_spectrum_files_split_as_expected() {
     let dir = real.join("csv-spectrum");
     let csvs = dir.join("csvs");
     let jsons = dir.join("json");
-    assert!(csvs.is_dir() && jsons.is_dir(), "unexpected layout of {}", dir.display());
+    assert!(
+        csvs.is_dir() && jsons.is_dir(),
+        "unexpected layout of {}",
+        dir.display()
+    );
     let mut checked = 0;
     for entry in std::fs::read_dir(&csvs).unwrap() {
         let path = entry.unwrap().path();
@@ -46,7 +50,9 @@ fn csv_spectrum_files_split_as_expected() {
             toml_text.push_str(&format!("c{i} = {h:?}\n"));
         }
         for i in 0..header.len() {
-            toml_text.push_str(&format!("[[columns]]\nname = \"c{i}\"\ntype = \"string\"\n"));
+            toml_text.push_str(&format!(
+                "[[columns]]\nname = \"c{i}\"\ntype = \"string\"\n"
+            ));
         }
         let plan = plan(&toml_text);
         let parsed = csv::parse(&bytes, &plan.dialects[0], &plan.columns, "x.csv");
@@ -58,7 +64,11 @@ fn csv_spectrum_files_split_as_expected() {
                     continue;
                 }
                 let want = want[h].as_str().unwrap_or_default();
-                assert_eq!(record.values[i].as_deref().unwrap_or_default(), want, "{stem} {h}");
+                assert_eq!(
+                    record.values[i].as_deref().unwrap_or_default(),
+                    want,
+                    "{stem} {h}"
+                );
             }
         }
         checked += 1;

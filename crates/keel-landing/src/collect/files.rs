@@ -44,10 +44,12 @@ pub fn collect(
 
     let mut candidates = Vec::new();
     let mut report = CollectReport::default();
-    for entry in walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name() {
-        let entry = entry.map_err(|e| {
-            std::io::Error::other(format!("walking `{}`: {e}", root.display()))
-        })?;
+    for entry in walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry
+            .map_err(|e| std::io::Error::other(format!("walking `{}`: {e}", root.display())))?;
         if !entry.file_type().is_file() {
             continue;
         }
