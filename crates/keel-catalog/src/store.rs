@@ -8,7 +8,8 @@ use rusqlite::Connection;
 use crate::{CatalogError, Result};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE landing_objects (
     object_id       TEXT PRIMARY KEY,
     source          TEXT NOT NULL,

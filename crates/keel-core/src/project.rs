@@ -98,13 +98,11 @@ impl Project {
                 catalog = Some(c.clone());
             }
         }
-        if let Some(c) = &catalog {
-            if c != "sqlite" {
-                return Err(CoreError::config(
-                    &project_file,
-                    format!("key `catalog`: `{c}` is not supported yet; use `sqlite`"),
-                ));
-            }
+        if let Some(c) = catalog.as_ref().filter(|c| *c != "sqlite") {
+            return Err(CoreError::config(
+                &project_file,
+                format!("key `catalog`: `{c}` is not supported yet; use `sqlite`"),
+            ));
         }
         let lake = Lake::new(dir.join(lake_rel));
         let sources = load_sources(dir)?;

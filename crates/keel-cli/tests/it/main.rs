@@ -5,9 +5,11 @@
 //! - [`ledger`]: the ledger against what the generator corrupted, duplicated and re-sent.
 //! - [`incremental`]: runs with nothing new, and with one new file.
 //! - [`project_errors`]: malformed project files.
+//! - [`status`]: `keel init` and `keel status`.
 
 mod demo;
 mod incremental;
 mod ledger;
 mod project_errors;
+mod status;
 mod support;
