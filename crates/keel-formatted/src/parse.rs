@@ -45,6 +45,28 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: &'static Encoding) -> (Cow<'a, str>
     (text, had_errors)
 }
 
+/// One value per canonical column of a record: from the object's original name where the
+/// dialect binds a column to it, else from `field(column index, bound field name)`.
+pub fn bound_values(
+    dialect: &crate::plan::DialectPlan,
+    columns: usize,
+    original_name: &str,
+    mut field: impl FnMut(usize, Option<&str>) -> Option<String>,
+) -> Vec<Option<String>> {
+    (0..columns)
+        .map(|i| {
+            let binding = dialect.bindings[i].as_ref()?;
+            match &binding.from_name {
+                Some(re) => re
+                    .captures(original_name)
+                    .and_then(|c| c.get(1))
+                    .map(|m| m.as_str().to_string()),
+                None => field(i, binding.field.as_deref()),
+            }
+        })
+        .collect()
+}
+
 /// Longest raw text kept in quarantine for one record.
 pub const MAX_RAW: usize = 64 * 1024;
 

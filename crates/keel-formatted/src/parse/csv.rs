@@ -1,7 +1,7 @@
 //! Delimited text: split with the `csv` crate per the dialect, header mapped to canonical
 //! columns, every record kept with its line number and raw text.
 
-use crate::parse::{Parsed, RawRecord, Rejection, clip, decode};
+use crate::parse::{Parsed, RawRecord, Rejection, bound_values, clip, decode};
 use crate::plan::{CanonicalColumn, DialectPlan};
 
 /// Parses a delimited-text object.
@@ -90,22 +90,11 @@ pub fn parse(
             }));
             continue;
         }
-        let values = columns
-            .iter()
-            .enumerate()
-            .map(|(i, _)| {
-                let binding = dialect.bindings[i].as_ref()?;
-                if let Some(re) = &binding.from_name {
-                    return re
-                        .captures(original_name)
-                        .and_then(|c| c.get(1))
-                        .map(|m| m.as_str().to_string());
-                }
-                field_index[i]
-                    .and_then(|fi| record.get(fi))
-                    .map(str::to_string)
-            })
-            .collect();
+        let values = bound_values(dialect, columns.len(), original_name, |i, _| {
+            field_index[i]
+                .and_then(|fi| record.get(fi))
+                .map(str::to_string)
+        });
         out.push(Ok(RawRecord {
             line,
             raw: clip(raw),

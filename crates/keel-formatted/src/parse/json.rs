@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::parse::{Parsed, RawRecord, Rejection, clip, decode};
+use crate::parse::{Parsed, RawRecord, Rejection, bound_values, clip, decode};
 use crate::plan::{CanonicalColumn, DialectPlan};
 use keel_core::spec::JsonLayout;
 
@@ -60,24 +60,16 @@ pub fn parse(
         .into_iter()
         .enumerate()
         .map(|(i, record)| {
-            let values = columns
-                .iter()
-                .enumerate()
-                .map(|(c, _)| {
-                    let binding = dialect.bindings[c].as_ref()?;
-                    if let Some(re) = &binding.from_name {
-                        return re
-                            .captures(original_name)
-                            .and_then(|m| m.get(1))
-                            .map(|m| m.as_str().to_string());
-                    }
-                    match record.get(binding.field.as_deref()?)? {
-                        Value::Null => None,
-                        Value::String(s) => Some(s.clone()),
-                        other => Some(other.to_string()),
-                    }
-                })
-                .collect();
+            let values = bound_values(
+                dialect,
+                columns.len(),
+                original_name,
+                |_, field| match record.get(field?)? {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                },
+            );
             Ok(RawRecord {
                 line: i as i64 + 1,
                 raw: clip(&Value::Object(record).to_string()),
