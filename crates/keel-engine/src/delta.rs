@@ -248,18 +248,30 @@ async fn register(
     table: &DeltaTable,
     path: &Path,
 ) -> Result<()> {
+    ctx.register_table(name, provider(table, path, &ctx.state()).await?)?;
+    Ok(())
+}
+
+/// A DataFusion provider reading `table` (found at `path`) in the session `state`, with the
+/// table's object store registered in that session.
+///
+/// # Errors
+/// When the table's snapshot cannot be read.
+pub async fn provider(
+    table: &DeltaTable,
+    path: &Path,
+    state: &datafusion::execution::SessionState,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
     table
-        .update_datafusion_session(&ctx.state())
+        .update_datafusion_session(state)
         .map_err(delta_err(path))?;
-    let provider = table
+    table
         .table_provider()
         .await
         .map_err(|e| EngineError::Delta {
             table: path.display().to_string(),
             source: Box::new(e.into()),
-        })?;
-    ctx.register_table(name, provider)?;
-    Ok(())
+        })
 }
 
 fn commit_properties(txn: Option<&Txn>) -> CommitProperties {

@@ -102,19 +102,7 @@ impl Session {
             return Ok(None);
         };
         let version = table.version().map(|v| v as i64).unwrap_or(0);
-        table
-            .update_datafusion_session(&self.ctx.state())
-            .map_err(|e| crate::EngineError::Delta {
-                table: path.display().to_string(),
-                source: Box::new(e),
-            })?;
-        let provider = table
-            .table_provider()
-            .await
-            .map_err(|e| crate::EngineError::Delta {
-                table: path.display().to_string(),
-                source: Box::new(e.into()),
-            })?;
+        let provider = delta::provider(&table, path, &self.ctx.state()).await?;
         let schema = self.schema(zone);
         let _ = schema.deregister_table(name)?;
         schema.register_table(name.to_string(), provider)?;
