@@ -71,6 +71,11 @@ pub struct LandingCommit {
     pub duplicates: Vec<(NewObject, String)>,
     /// Collector state to remember: source, path relative to the root, file.
     pub collected: Vec<(String, String, CollectedFile)>,
+    /// Source state (cursors, watermarks) reached by this batch: source, key, JSON value.
+    pub state: Vec<(String, String, serde_json::Value)>,
+    /// Keys of the messages landed by this batch (source, key, sha256 of their object), so
+    /// that a redelivered message is recognised.
+    pub message_keys: Vec<(String, String, String)>,
 }
 
 /// What a collector remembers of a file it took.
@@ -181,6 +186,23 @@ impl Catalog {
         for (source, path, file) in &commit.collected {
             upsert_collector_state(&tx, source, path, file)?;
         }
+        for (source, key, value) in &commit.state {
+            tx.execute(
+                "INSERT INTO source_state (source, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (source, key) DO UPDATE SET value = excluded.value, \
+                 updated_at = excluded.updated_at",
+                params![source, key, value.to_string(), now_utc()],
+            )?;
+        }
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO landed_messages (source, msg_key, object_id) \
+                 VALUES (?1, ?2, ?3)",
+            )?;
+            for (source, key, sha256) in &commit.message_keys {
+                insert.execute(params![source, key, object_id(source, sha256)])?;
+            }
+        }
         tx.commit()?;
         Ok(stored)
     }
@@ -289,6 +311,56 @@ impl Catalog {
             })?
             .collect::<rusqlite::Result<HashMap<_, _>>>()?;
         Ok(rows)
+    }
+
+    /// The committed state of `source` (cursors, watermarks) under `key`.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn source_state(&self, source: &str, key: &str) -> Result<Option<serde_json::Value>> {
+        let conn = self.conn();
+        let text: Option<String> = conn
+            .query_row(
+                "SELECT value FROM source_state WHERE source = ?1 AND key = ?2",
+                params![source, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Which of `keys` were already landed by `source`.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn landed_message_keys(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT 1 FROM landed_messages WHERE source = ?1 AND msg_key = ?2")?;
+        let mut known = std::collections::HashSet::new();
+        for k in keys {
+            if stmt.exists(params![source, k])? {
+                known.insert(k.clone());
+            }
+        }
+        Ok(known)
+    }
+
+    /// Number of messages `source` landed.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn landed_message_count(&self, source: &str) -> Result<i64> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT COUNT(*) FROM landed_messages WHERE source = ?1",
+            params![source],
+            |r| r.get(0),
+        )?)
     }
 
     /// Remembers that the collector of `source` took the file at `path`.

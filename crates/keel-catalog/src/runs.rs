@@ -111,6 +111,20 @@ impl Catalog {
         Ok(())
     }
 
+    /// When the collector of `source` last ran successfully (RFC 3339), if ever.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn last_collected_at(&self, source: &str) -> Result<Option<String>> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT MAX(started_at) FROM steps WHERE stage = 'collect' AND target = ?1 \
+             AND status = 'success'",
+            rusqlite::params![source],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The latest runs, newest first.
     ///
     /// # Errors

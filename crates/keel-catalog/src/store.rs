@@ -112,6 +112,24 @@ CREATE TABLE dataset_versions (
 "#,
     // Numbering a new object reads MAX(seq): keep that a lookup, not a scan.
     "CREATE INDEX landing_objects_seq ON landing_objects(seq);",
+    // 3: collector state beyond files (cursors, watermarks) and the keys of landed messages,
+    // both written in the same transaction as the objects they describe.
+    "
+CREATE TABLE source_state (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    object_id TEXT,
+    PRIMARY KEY (source, key)
+);
+CREATE TABLE landed_messages (
+    source TEXT NOT NULL,
+    msg_key TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    PRIMARY KEY (source, msg_key)
+) WITHOUT ROWID;
+",
 ];
 
 /// A handle on the catalog database.

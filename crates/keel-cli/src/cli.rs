@@ -30,11 +30,14 @@ pub enum Command {
     /// Scaffold a project.
     Init(InitArgs),
     /// Run the whole backbone incrementally: collect, land, format, build.
-    Run,
+    Run(RunArgs),
     /// Collect new data from the sources into temporal landing.
-    Collect,
+    Collect(SourceArgs),
     /// Store temporal landing batches in persistent landing.
-    Land,
+    Land(SourceArgs),
+    /// Landing objects: versions by name.
+    #[command(subcommand)]
+    Landing(LandingCommand),
     /// Format new landing objects into formatted tables.
     Format,
     /// Build the exploitation models whose inputs changed.
@@ -46,6 +49,51 @@ pub enum Command {
     /// The example project's data generator.
     #[command(subcommand)]
     Example(ExampleCommand),
+}
+
+/// Sources a stage is limited to.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SourceArgs {
+    /// Only this source (repeatable; default: every source).
+    #[arg(long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+}
+
+/// Arguments of `keel run`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunArgs {
+    /// Only these sources are collected and landed.
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Keep running: collect each source when its `schedule` is due, then land, format and
+    /// build what changed, until stopped (Ctrl-C).
+    #[arg(long)]
+    pub watch: bool,
+    /// With `--watch`: how often due sources are looked for.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub tick: String,
+    /// With `--watch`: stop after this many runs (for scripts and tests).
+    #[arg(long, value_name = "N")]
+    pub max_runs: Option<u64>,
+}
+
+/// `keel landing ...`.
+#[derive(Debug, Subcommand)]
+pub enum LandingCommand {
+    /// The versions of a source's objects by original name, oldest first.
+    Versions(VersionsArgs),
+}
+
+/// Arguments of `keel landing versions`.
+#[derive(Debug, clap::Args)]
+pub struct VersionsArgs {
+    /// The source.
+    pub source: String,
+    /// One original name (default: every name).
+    pub name: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `keel demo`.
@@ -108,4 +156,15 @@ pub enum OutputFormat {
 pub enum ExampleCommand {
     /// Generate the example's data into the project's `data/` folder.
     Generate(GenerateArgs),
+    /// Serve the recorded weather archive API until Ctrl-C, and point the project's `.env`
+    /// at it so that `keel run` collects weather from it.
+    ServeWeather(ServeWeatherArgs),
+}
+
+/// Arguments of `keel example serve-weather`.
+#[derive(Debug, Args)]
+pub struct ServeWeatherArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = keel_example::weather_api::DEFAULT_ADDR, value_name = "ADDR")]
+    pub addr: String,
 }

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod example;
 pub mod init;
+pub mod landing;
 pub mod run;
 pub mod sql;
 pub mod status;
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use keel_core::Project;
 
-use crate::cli::{Cli, Command, ExampleCommand};
+use crate::cli::{Cli, Command, ExampleCommand, LandingCommand};
 use keel_runtime::Stage;
 
 /// Runs the command; returns the exit code.
@@ -25,21 +26,30 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Demo(args) => demo::demo(&args).await,
         Command::Init(args) => init::init(&args, &dir),
-        Command::Run => {
+        Command::Run(args) => run::run_command(&load(&dir, profile)?, &args).await,
+        Command::Collect(args) => {
             run::run(
                 &load(&dir, profile)?,
-                &[Stage::Collect, Stage::Land, Stage::Format, Stage::Build],
-                "run",
+                &[Stage::Collect],
+                "collect",
+                &args.sources,
             )
             .await
         }
-        Command::Collect => run::run(&load(&dir, profile)?, &[Stage::Collect], "collect").await,
-        Command::Land => run::run(&load(&dir, profile)?, &[Stage::Land], "land").await,
-        Command::Format => run::run(&load(&dir, profile)?, &[Stage::Format], "format").await,
-        Command::Build => run::run(&load(&dir, profile)?, &[Stage::Build], "build").await,
+        Command::Land(args) => {
+            run::run(&load(&dir, profile)?, &[Stage::Land], "land", &args.sources).await
+        }
+        Command::Landing(LandingCommand::Versions(args)) => {
+            landing::versions(&load(&dir, profile)?, &args)
+        }
+        Command::Format => run::run(&load(&dir, profile)?, &[Stage::Format], "format", &[]).await,
+        Command::Build => run::run(&load(&dir, profile)?, &[Stage::Build], "build", &[]).await,
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
         Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),
+        Command::Example(ExampleCommand::ServeWeather(args)) => {
+            example::serve_weather(&dir, &args).await
+        }
     }
 }
 

@@ -13,11 +13,17 @@
 //! - [`lake`]: the paths of each zone inside the lake.
 //! - [`error`]: [`CoreError`] and the [`ErrorKind`] every crate maps its errors onto.
 //! - [`ids`]: run ids and content hashes.
+//! - [`fault`]: crash points for fault-injection tests.
+//! - [`secrets`]: `${ENV}` expansion and redaction of the values.
+//! - [`schedule`]: when a source is due (interval or cron).
 
 pub mod error;
+pub mod fault;
 pub mod ids;
 pub mod lake;
 pub mod project;
+pub mod schedule;
+pub mod secrets;
 pub mod spec;
 
 pub use error::{CoreError, ErrorKind, Result};

@@ -150,11 +150,35 @@ impl Project {
     }
 }
 
-fn validate_source(project: &Project, source: &Source) -> Result<()> {
+fn validate_collector(project: &Project, source: &Source) -> Result<()> {
     let err = |msg: String| CoreError::config(&source.path, msg);
-    check_identifier(source.table()).map_err(|m| err(format!("key `table`: {m}")))?;
+    let duration = |key: &str, v: &str| {
+        crate::schedule::parse_duration(v).map_err(|m| err(format!("key `collector.{key}`: {m}")))
+    };
+    let scheme = |key: &str, url: &str, allowed: &[&str]| {
+        let ok = url
+            .split_once("://")
+            .is_some_and(|(s, _)| allowed.contains(&s));
+        if ok {
+            Ok(())
+        } else {
+            Err(err(format!(
+                "key `collector.{key}`: `{url}` must start with {}",
+                allowed
+                    .iter()
+                    .map(|s| format!("`{s}://`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )))
+        }
+    };
+    if let Some(s) = &source.spec.schedule {
+        crate::schedule::Schedule::parse(s).map_err(|m| err(format!("key `schedule`: {m}")))?;
+    }
     match &source.spec.collector {
-        CollectorSpec::Files { path, .. } => {
+        CollectorSpec::Files {
+            path, stable_for, ..
+        } => {
             let root = project.resolve(path);
             if !root.is_dir() {
                 return Err(err(format!(
@@ -162,8 +186,87 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
                     root.display()
                 )));
             }
+            if let Some(d) = stable_for {
+                duration("stable_for", d)?;
+            }
+        }
+        CollectorSpec::Http(h) => {
+            scheme("url", &h.url, &["http", "https"])?;
+            duration("backoff", &h.backoff)?;
+            duration("timeout", &h.timeout)?;
+            if let Some(w) = &h.window {
+                for (key, v) in [
+                    ("window.start", Some(&w.start)),
+                    ("window.end", w.end.as_ref()),
+                ] {
+                    if let Some(v) = v {
+                        chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|e| {
+                            err(format!(
+                                "key `collector.{key}`: `{v}` is not YYYY-MM-DD: {e}"
+                            ))
+                        })?;
+                    }
+                }
+                if w.days == 0 {
+                    return Err(err("key `collector.window.days`: must be at least 1".into()));
+                }
+            }
+            if h.rate_limit.is_some_and(|r| r <= 0.0 || !r.is_finite()) {
+                return Err(err(
+                    "key `collector.rate_limit`: requests per second must be positive".into(),
+                ));
+            }
+        }
+        CollectorSpec::Sql(q) => {
+            scheme(
+                "url",
+                &q.url,
+                &["postgres", "postgresql", "mysql", "mariadb", "sqlite"],
+            )?;
+            match (&q.table, &q.query) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(err(
+                        "key `collector.table`: declare exactly one of `table` and `query`".into(),
+                    ));
+                }
+            }
+            if let Some(t) = &q.table
+                && !t.split('.').all(|part| check_identifier(part).is_ok())
+            {
+                return Err(err(format!(
+                    "key `collector.table`: `{t}` is not a plain (schema.)table name"
+                )));
+            }
+            if let Some(c) = &q.cursor {
+                check_identifier(c).map_err(|m| err(format!("key `collector.cursor`: {m}")))?;
+            }
+            if q.batch_rows == 0 {
+                return Err(err("key `collector.batch_rows`: must be at least 1".into()));
+            }
+        }
+        CollectorSpec::Mqtt(m) => {
+            scheme("url", &m.url, &["mqtt", "tcp"])?;
+            if m.topics.is_empty() {
+                return Err(err(
+                    "key `collector.topics`: subscribe to at least one topic".into(),
+                ));
+            }
+            duration("batch_age", &m.batch_age)?;
+            duration("idle", &m.idle)?;
+        }
+        CollectorSpec::Nats(n) => {
+            scheme("url", &n.url, &["nats"])?;
+            duration("idle", &n.idle)?;
         }
     }
+    Ok(())
+}
+
+fn validate_source(project: &Project, source: &Source) -> Result<()> {
+    let err = |msg: String| CoreError::config(&source.path, msg);
+    check_identifier(source.table()).map_err(|m| err(format!("key `table`: {m}")))?;
+    validate_collector(project, source)?;
     let mut names = BTreeSet::new();
     for (i, c) in source.spec.columns.iter().enumerate() {
         check_identifier(&c.name).map_err(|m| err(format!("key `columns[{i}].name`: {m}")))?;

@@ -85,6 +85,10 @@ pub struct SourceSpec {
     pub table: Option<String>,
     /// How data is collected.
     pub collector: CollectorSpec,
+    /// When `keel run --watch` collects: an interval (`"15m"`) or a cron expression
+    /// (`"*/5 * * * *"`). Without one the source is collected on every run.
+    #[serde(default)]
+    pub schedule: Option<String>,
     /// How landing objects are parsed.
     pub format: FormatSpec,
     /// The canonical schema of the formatted table.
@@ -94,7 +98,8 @@ pub struct SourceSpec {
     pub keys: KeysSpec,
 }
 
-/// A collector, by kind.
+/// A collector, by kind. Strings may hold `${ENV}` references, expanded when the collector
+/// runs; their values are secrets and never recorded.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CollectorSpec {
@@ -105,18 +110,254 @@ pub enum CollectorSpec {
         /// Glob over paths relative to `path` (default `**/*`).
         #[serde(default = "default_glob")]
         glob: String,
+        /// A file is taken only once its size and modification time have not changed for
+        /// this long (`"2s"`, `"1m"`; default `"0s"`).
+        #[serde(default)]
+        stable_for: Option<String>,
+        /// A file is taken only once a marker `<file><done_suffix>` exists (e.g. `".done"`);
+        /// markers themselves are never taken.
+        #[serde(default)]
+        done_suffix: Option<String>,
     },
+    /// An HTTP API, paged and windowed by a watermark.
+    Http(HttpSpec),
+    /// A table or query of PostgreSQL, MariaDB/MySQL or SQLite.
+    Sql(SqlSpec),
+    /// MQTT topics (QoS 1, persistent session).
+    Mqtt(MqttSpec),
+    /// A NATS JetStream stream, read by a durable consumer.
+    Nats(NatsSpec),
+}
+
+/// `collector.kind = "http"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSpec {
+    /// URL template: `{from}`, `{to}`, `{page}`, `{cursor}` and `${ENV}` are replaced.
+    pub url: String,
+    /// `get` (default) or `post`.
+    #[serde(default)]
+    pub method: HttpMethod,
+    /// Query parameters (templated like the URL).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Headers (templated; `${ENV}` values are secrets).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Body of a POST (templated).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Date windows from a watermark; without it each run fetches the URL once.
+    #[serde(default)]
+    pub window: Option<HttpWindowSpec>,
+    /// Pagination; without it a window is one request.
+    #[serde(default)]
+    pub pagination: Option<PaginationSpec>,
+    /// Retries on 5xx, 429 and timeouts (default 5).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// First backoff, doubled on each retry (default `"200ms"`).
+    #[serde(default = "default_backoff")]
+    pub backoff: String,
+    /// Timeout of one request (default `"30s"`).
+    #[serde(default = "default_timeout")]
+    pub timeout: String,
+    /// At most this many requests per second.
+    #[serde(default)]
+    pub rate_limit: Option<f64>,
+    /// Hosts the collector may call besides the URL's own host, and the only way to allow
+    /// loopback, private or link-local addresses.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Extension of stored responses (default `json`).
+    #[serde(default = "default_extension")]
+    pub extension: String,
+    /// One request series per entry, its keys being template variables (`{station}`):
+    /// e.g. one series per weather station.
+    #[serde(default)]
+    pub each: Vec<BTreeMap<String, serde_json::Value>>,
+    /// Name of a stored response (templated; default: the `each` values, `{from}`, `{to}`
+    /// and the page joined by `_`, then `.{extension}`).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// HTTP methods.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpMethod {
+    /// GET.
+    #[default]
+    Get,
+    /// POST.
+    Post,
+}
+
+/// Date windows `[from, to)` fetched in order; the watermark is the end of the last window
+/// whose responses are committed to persistent landing.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpWindowSpec {
+    /// The first `from` (`YYYY-MM-DD`).
+    pub start: String,
+    /// Window length in days (default 30).
+    #[serde(default = "default_window_days")]
+    pub days: u32,
+    /// How `{from}` and `{to}` are written (default `%Y-%m-%d`).
+    #[serde(default = "default_date_format")]
+    pub format: String,
+    /// `{to}` is inclusive in the API (then `to` is written as the window's last day).
+    #[serde(default)]
+    pub inclusive_to: bool,
+    /// The last window ends at today minus this many days (default 1), so that a day is
+    /// fetched once it is complete. A fixed `end` (`YYYY-MM-DD`) overrides it.
+    #[serde(default = "default_lag_days")]
+    pub lag_days: u32,
+    /// A fixed last `to` (exclusive).
+    #[serde(default)]
+    pub end: Option<String>,
+}
+
+/// How pages are requested.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PaginationSpec {
+    /// `{page}` counts from `start` until a page has no records.
+    Page {
+        /// First page number (default 1).
+        #[serde(default = "default_first_page")]
+        start: u64,
+        /// JSON pointer to the records array (e.g. `/data`); a page without records ends.
+        records: String,
+    },
+    /// `{cursor}` is read from each response at a JSON pointer until it is null or absent.
+    Cursor {
+        /// JSON pointer to the next cursor (e.g. `/next_cursor`).
+        next: String,
+    },
+    /// The next URL comes from the `Link: <...>; rel="next"` header.
+    Link,
+}
+
+/// `collector.kind = "sql"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqlSpec {
+    /// `postgres://...`, `mysql://...` (MariaDB too) or `sqlite://path` (relative to the
+    /// project); `${ENV}` references are secrets.
+    pub url: String,
+    /// A table (or `schema.table`).
+    #[serde(default)]
+    pub table: Option<String>,
+    /// A query, instead of a table; incremental mode wraps it.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Without a cursor every run takes a full snapshot; with one, only rows whose cursor
+    /// is in `[last saved value - lag, now)` are taken (an id or an `updated_at` column).
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Rows re-read below the saved cursor, so that rows committed late with an older
+    /// cursor value are not missed (same unit as the cursor: a number, or seconds for
+    /// timestamps). Duplicates are removed downstream by key.
+    #[serde(default)]
+    pub lag: Option<f64>,
+    /// Rows per landed object (default 100000).
+    #[serde(default = "default_batch_rows")]
+    pub batch_rows: usize,
+}
+
+/// `collector.kind = "mqtt"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttSpec {
+    /// `mqtt://host:port`.
+    pub url: String,
+    /// Client id of the persistent session (default `keel-<source>`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// Topic filters, subscribed with QoS 1.
+    pub topics: Vec<String>,
+    /// User name and password (`${ENV}`).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password (`${ENV}`).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Messages per landed object (default 10000).
+    #[serde(default = "default_batch_messages")]
+    pub batch_messages: usize,
+    /// A landed object is closed after this long (default `"5s"`).
+    #[serde(default = "default_batch_age")]
+    pub batch_age: String,
+    /// A collection ends after no message for this long (default `"2s"`).
+    #[serde(default = "default_idle")]
+    pub idle: String,
+}
+
+/// `collector.kind = "nats"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsSpec {
+    /// `nats://host:port`.
+    pub url: String,
+    /// The JetStream stream.
+    pub stream: String,
+    /// Durable consumer name (default `keel-<source>`).
+    #[serde(default)]
+    pub durable: Option<String>,
+    /// Only these subjects (default: the whole stream).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Messages per landed object (default 10000).
+    #[serde(default = "default_batch_messages")]
+    pub batch_messages: usize,
+    /// A collection ends after no message for this long (default `"2s"`).
+    #[serde(default = "default_idle")]
+    pub idle: String,
 }
 
 fn default_glob() -> String {
     "**/*".to_string()
+}
+fn default_retries() -> u32 {
+    5
+}
+fn default_backoff() -> String {
+    "200ms".into()
+}
+fn default_timeout() -> String {
+    "30s".into()
+}
+fn default_extension() -> String {
+    "json".into()
+}
+fn default_window_days() -> u32 {
+    30
+}
+fn default_lag_days() -> u32 {
+    1
+}
+fn default_first_page() -> u64 {
+    1
+}
+fn default_batch_rows() -> usize {
+    100_000
+}
+fn default_batch_messages() -> usize {
+    10_000
+}
+fn default_batch_age() -> String {
+    "5s".into()
+}
+fn default_idle() -> String {
+    "2s".into()
 }
 
 /// How the objects of a source are parsed.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormatSpec {
-    /// `csv` (any delimited text) or `json`.
+    /// `csv` (any delimited text), `json` or `ndjson`.
     pub kind: FormatKind,
     /// One or more dialects; an object uses the first whose `match` glob fits its path.
     pub dialects: Vec<DialectSpec>,
@@ -130,6 +371,9 @@ pub enum FormatKind {
     Csv,
     /// A JSON document holding records or columns of values.
     Json,
+    /// Newline-delimited JSON (JSON Lines): one JSON object per line, as the `sql`
+    /// collector lands table rows.
+    Ndjson,
 }
 
 /// A dialect: how one family of files of a source is written.

@@ -121,6 +121,45 @@ pub async fn write(
     Ok(table.version().map(|v| v as i64).unwrap_or(0))
 }
 
+/// Writes the result of `plan` to the table at `path` (creating it) as it is computed,
+/// batch by batch, so that memory stays bounded by the plan's operators and the Parquet
+/// writers, not by the result's size. `state` is the session the plan was made in; delta-rs's
+/// planner is added to it for the write's own plan nodes. Returns the new version.
+///
+/// # Errors
+/// When the plan fails or the commit fails.
+pub async fn write_plan(
+    path: &Path,
+    plan: datafusion::logical_expr::LogicalPlan,
+    state: datafusion::execution::SessionState,
+    mode: WriteMode,
+    txn: Option<&Txn>,
+) -> Result<i64> {
+    let table = match open(path).await? {
+        Some(table) => table,
+        None => deltalake::DeltaTableBuilder::from_url(table_url(path)?)
+            .and_then(|b| b.build())
+            .map_err(delta_err(path))?,
+    };
+    let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+        .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
+        .build();
+    let mut builder = table
+        .write(Vec::new())
+        .with_input_plan(plan)
+        .with_session_state(Arc::new(state))
+        .with_save_mode(match mode {
+            WriteMode::Append => SaveMode::Append,
+            WriteMode::Overwrite => SaveMode::Overwrite,
+        });
+    if mode == WriteMode::Overwrite {
+        builder = builder.with_schema_mode(SchemaMode::Overwrite);
+    }
+    builder = builder.with_commit_properties(commit_properties(txn));
+    let table = builder.await.map_err(delta_err(path))?;
+    Ok(table.version().map(|v| v as i64).unwrap_or(0))
+}
+
 /// Upserts `batches` into the table at `path` by the `keys` columns: rows whose key exists
 /// are replaced, the others inserted. Returns the new version.
 ///

@@ -11,6 +11,7 @@ use crate::ExampleError;
 use crate::meters::{DeviceFiles, device_files, extra_month_file};
 use crate::registry;
 use crate::weather::{self, StationWeather};
+use crate::weather_api::RECORDED_DIR;
 use crate::world::{Building, Period, buildings};
 
 /// What to generate: the same options always give byte-identical files.
@@ -47,8 +48,9 @@ pub struct Truth {
     pub meters: MeterTruth,
     pub weather: WeatherTruth,
     pub devices_rows: usize,
+    /// Rows of the CRM's `customers` table.
     pub customers_rows: usize,
-    /// CRM rows whose `internal_ref` holds the building id.
+    /// CRM rows whose `internal_ref` holds the building id (the others are NULL).
     pub customers_with_ref: usize,
 }
 
@@ -123,9 +125,11 @@ pub struct CorrectedReading {
     pub new_kwh: f64,
 }
 
-/// The weather files.
+/// The weather archive's recorded answers (one per station and month), which the replay
+/// server serves.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WeatherTruth {
+    /// Files under `data/recorded/weather-archive`.
     pub files: usize,
     /// Day entries over all files.
     pub days: usize,
@@ -189,7 +193,7 @@ pub fn generate(project_dir: &Path, opts: &GenerateOptions) -> Result<Truth, Exa
     let inbox = data.join("inbox");
     let meters = write_meters(&inbox.join("meters"), opts.seed, &world)?;
     let weather = weather::write_files(
-        &inbox.join("weather"),
+        &project_dir.join(RECORDED_DIR),
         opts.seed,
         &world.period,
         &world.weather,
@@ -199,9 +203,9 @@ pub fn generate(project_dir: &Path, opts: &GenerateOptions) -> Result<Truth, Exa
         &inbox.join("registry").join("devices.csv"),
         &world.buildings,
     )?;
-    fs_err::create_dir_all(inbox.join("crm"))?;
+    fs_err::create_dir_all(data.join("crm"))?;
     let (customers_rows, customers_with_ref) = registry::write_customers(
-        &inbox.join("crm").join("customers_export.csv"),
+        &data.join("crm").join("crm.sqlite"),
         opts.seed,
         &world.buildings,
     )?;

@@ -64,3 +64,46 @@ pub fn write_project(dir: &Path) -> Result<(), crate::ExampleError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::STATIONS;
+
+    fn source(name: &str) -> toml::Table {
+        let (_, text) = PROJECT_FILES
+            .iter()
+            .find(|(path, _)| *path == name)
+            .unwrap();
+        toml::from_str(text).unwrap()
+    }
+
+    /// The `http` source asks the archive for every simulated station, at the coordinates
+    /// the recorded answers carry: a station missing here would silently have no weather.
+    #[test]
+    fn the_weather_source_requests_every_station_at_its_coordinates() {
+        let weather = source("sources/weather.toml");
+        let each = weather["collector"]["each"].as_array().unwrap();
+        assert_eq!(each.len(), STATIONS.len());
+        for (entry, station) in each.iter().zip(STATIONS) {
+            assert_eq!(entry["station"].as_str(), Some(station.id));
+            assert_eq!(entry["latitude"].as_float(), Some(station.latitude));
+            assert_eq!(entry["longitude"].as_float(), Some(station.longitude));
+        }
+        assert_eq!(
+            weather["collector"]["url"].as_str(),
+            Some(format!("${{{}}}/v1/archive", crate::weather_api::ENV_VAR).as_str())
+        );
+    }
+
+    #[test]
+    fn the_customers_source_reads_the_generated_crm_table() {
+        let customers = source("sources/customers.toml");
+        assert_eq!(
+            customers["collector"]["url"].as_str(),
+            Some("sqlite://data/crm/crm.sqlite")
+        );
+        assert_eq!(customers["collector"]["table"].as_str(), Some("customers"));
+        assert_eq!(customers["format"]["kind"].as_str(), Some("ndjson"));
+    }
+}

@@ -1,4 +1,5 @@
-//! The device registry kept by operations and the CRM export kept by sales, each in its spelling.
+//! The device registry kept by operations (a CSV export) and the CRM database kept by sales
+//! (SQLite), each in its spelling.
 
 use std::path::Path;
 
@@ -12,7 +13,6 @@ use crate::world::{Building, BuildingType, Domain, STATIONS, rng_for};
 
 /// Share of CRM rows that carry the building id in `internal_ref`.
 const REF_RATE: f64 = 0.85;
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// Writes `devices.csv` (UTF-8, comma, LF, quoted only where needed); returns its row count.
 pub(crate) fn write_devices(path: &Path, buildings: &[Building]) -> Result<usize, ExampleError> {
@@ -57,69 +57,82 @@ pub(crate) fn write_devices(path: &Path, buildings: &[Building]) -> Result<usize
     Ok(buildings.len())
 }
 
-/// Writes `customers_export.csv` (UTF-8 with BOM, CRLF, every field quoted); returns the row
-/// count and how many rows carry an `internal_ref`.
+/// The CRM's table, as sales' CRM application created it.
+const CUSTOMERS_DDL: &str = "CREATE TABLE customers (
+    customer_id TEXT PRIMARY KEY NOT NULL,
+    customer_name TEXT NOT NULL,
+    building TEXT NOT NULL,
+    address TEXT NOT NULL,
+    postal_code TEXT NOT NULL,
+    city TEXT NOT NULL,
+    building_type TEXT NOT NULL,
+    heated_area_m2 REAL NOT NULL,
+    construction_year INTEGER NOT NULL,
+    internal_ref TEXT
+)";
+
+/// Writes the CRM database `crm.sqlite` with its table `customers` (`internal_ref` NULL
+/// where the clerk typed no building id); returns the row count and how many rows carry an
+/// `internal_ref`.
+///
+/// The file is built under a temporary name and renamed into place, so that a collector
+/// never reads a half-written database; the same rows inserted in the same order by the
+/// same (bundled) SQLite give the same bytes, so the file is as deterministic as the others.
 pub(crate) fn write_customers(
     path: &Path,
     seed: u64,
     buildings: &[Building],
 ) -> Result<(usize, usize), ExampleError> {
-    let csv_error = |source| ExampleError::Csv {
+    let sqlite_error = |source| ExampleError::Sqlite {
         path: path.to_path_buf(),
         source,
     };
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .quote_style(csv::QuoteStyle::Always)
-        .from_writer(UTF8_BOM.to_vec());
-    w.write_record([
-        "customer_id",
-        "customer_name",
-        "building",
-        "address",
-        "postal_code",
-        "city",
-        "building_type",
-        "heated_area_m2",
-        "construction_year",
-        "internal_ref",
-    ])
-    .map_err(csv_error)?;
-    let mut with_ref = 0;
-    for b in buildings {
-        let mut rng = rng_for(seed, Domain::Customer, b.index as u64);
-        let customer = customer_name(&mut rng, b);
-        let building = building_variant(&mut rng, &b.name);
-        let address = address_variant(&mut rng, b);
-        let city = match rng.random_range(0..100) {
-            0..5 => b.city.to_uppercase(),
-            5..15 => strip_diacritics(b.city),
-            _ => b.city.to_owned(),
-        };
-        let internal_ref = if rng.random_bool(REF_RATE) {
-            b.id.as_str()
-        } else {
-            ""
-        };
-        with_ref += usize::from(!internal_ref.is_empty());
-        w.write_record([
-            format!("C-{}", 10001 + b.index).as_str(),
-            &customer,
-            &building,
-            &address,
-            &b.postcode,
-            &city,
-            b.kind.as_str(),
-            &format!("{}.{}", b.area_dm2 / 10, b.area_dm2 % 10),
-            &b.construction_year.to_string(),
-            internal_ref,
-        ])
-        .map_err(csv_error)?;
+    let tmp = path.with_extension("sqlite.tmp");
+    for stale in [tmp.clone(), tmp.with_extension("tmp-journal")] {
+        if stale.exists() {
+            fs_err::remove_file(&stale)?;
+        }
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| csv_error(e.into_error().into()))?;
-    fs_err::write(path, bytes)?;
+    let mut db = rusqlite::Connection::open(&tmp).map_err(sqlite_error)?;
+    db.execute_batch(CUSTOMERS_DDL).map_err(sqlite_error)?;
+    let tx = db.transaction().map_err(sqlite_error)?;
+    let mut with_ref = 0;
+    {
+        let mut insert = tx
+            .prepare("INSERT INTO customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
+            .map_err(sqlite_error)?;
+        for b in buildings {
+            let mut rng = rng_for(seed, Domain::Customer, b.index as u64);
+            let customer = customer_name(&mut rng, b);
+            let building = building_variant(&mut rng, &b.name);
+            let address = address_variant(&mut rng, b);
+            let city = match rng.random_range(0..100) {
+                0..5 => b.city.to_uppercase(),
+                5..15 => strip_diacritics(b.city),
+                _ => b.city.to_owned(),
+            };
+            let internal_ref = rng.random_bool(REF_RATE).then_some(b.id.as_str());
+            with_ref += usize::from(internal_ref.is_some());
+            insert
+                .execute(rusqlite::params![
+                    format!("C-{}", 10001 + b.index),
+                    customer,
+                    building,
+                    address,
+                    b.postcode,
+                    city,
+                    b.kind.as_str(),
+                    // Tenths of m² as the REAL the CRM stores (1503.3, not 1503.2999…).
+                    b.area_dm2 as f64 / 10.0,
+                    b.construction_year,
+                    internal_ref,
+                ])
+                .map_err(sqlite_error)?;
+        }
+    }
+    tx.commit().map_err(sqlite_error)?;
+    db.close().map_err(|(_, e)| sqlite_error(e))?;
+    fs_err::rename(&tmp, path)?;
     Ok((buildings.len(), with_ref))
 }
 

@@ -1,4 +1,6 @@
-//! Daily weather per station and its monthly files in the shape of the Open-Meteo archive API.
+//! Daily weather per station, recorded as the Open-Meteo archive API answers monthly requests
+//! (`latitude`, `longitude`, one month of `daily` variables, `timezone=GMT`); the
+//! [`crate::weather_api`] server replays these answers.
 
 use std::path::Path;
 
@@ -116,7 +118,8 @@ fn one_decimal(x: f64) -> f64 {
     (x * 10.0).round() / 10.0 + 0.0
 }
 
-/// Writes `weather_<STATION>_<YYYY-MM>.json` for every station and month of the period.
+/// Writes the recorded answer `weather_<STATION>_<YYYY-MM>.json` for every station and month
+/// of the period.
 pub(crate) fn write_files(
     dir: &Path,
     seed: u64,

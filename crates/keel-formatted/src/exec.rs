@@ -222,6 +222,9 @@ fn parse_chunk(
                     FormatKind::Json => {
                         parse::json::parse(&bytes, dialect, &plan.columns, &object.original_name)
                     }
+                    FormatKind::Ndjson => {
+                        parse::ndjson::parse(&bytes, dialect, &plan.columns, &object.original_name)
+                    }
                 };
                 let converted = parsed
                     .into_iter()

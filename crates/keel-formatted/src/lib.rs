@@ -5,7 +5,7 @@
 //!
 //! ```text
 //!  SourceSpec ──plan──► SourcePlan (dialects, bindings, units, bounds, Arrow schema)
-//!  landing object ──parse::{csv,json}──► RawRecord ──convert──► typed row | Rejection
+//!  landing object ──parse::{csv,json,ndjson}──► RawRecord ──convert──► typed row | Rejection
 //!  rows of a chunk ──dedup by key──► Delta append or merge (txn-tagged) + quarantine
 //!                                     └─► ledger + dataset version in the catalog
 //! ```
@@ -15,7 +15,8 @@
 //!
 //! Crate organisation:
 //! - [`plan`]: a source's declaration validated and resolved.
-//! - [`parse`]: one module per format, yielding raw records with their line and text.
+//! - [`parse`]: one module per format (`csv`, `json`, `ndjson`), yielding raw records with
+//!   their line and text.
 //! - [`convert`]: typed values, units, null tokens, required and bounds rules.
 //! - [`units`]: unit conversion factors.
 //! - [`rows`]: typed rows and quarantine rows as Arrow batches.

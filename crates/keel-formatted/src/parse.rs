@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod ndjson;
 
 use std::borrow::Cow;
 
@@ -11,7 +12,7 @@ use encoding_rs::Encoding;
 /// A record as read, before typing: one optional text value per canonical column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawRecord {
-    /// 1-based line of the record's start (CSV) or 1-based record index (JSON).
+    /// 1-based line of the record's start (CSV, NDJSON) or 1-based record index (JSON).
     pub line: i64,
     /// The record's raw text.
     pub raw: String,
@@ -22,7 +23,7 @@ pub struct RawRecord {
 /// A record (or a whole object) that cannot be formatted, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
-    /// 1-based line (CSV) or record index (JSON); 0 for the whole object.
+    /// 1-based line (CSV, NDJSON) or record index (JSON); 0 for the whole object.
     pub line: i64,
     /// The raw text.
     pub raw: String,

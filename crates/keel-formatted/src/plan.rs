@@ -146,6 +146,12 @@ impl SourcePlan {
                     at("decimal")
                 )));
             }
+            if spec.format.kind == FormatKind::Ndjson && d.layout == Some(JsonLayout::Columns) {
+                return Err(err(format!(
+                    "{}: every NDJSON line is one record; `columns` needs a `json` document",
+                    at("layout")
+                )));
+            }
             let glob = d.match_glob.clone().unwrap_or_else(|| "**".to_string());
             let matcher = Glob::new(&glob)
                 .map_err(|e| err(format!("{}: {e}", at("match"))))?

@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Crate organisation:
-//! - [`collect`]: the collectors, one module per source kind ([`collect::files`]).
+//! - [`collect`]: the collectors, one module per source kind (files, http, sql, mqtt, nats).
 //! - [`temporal`]: temporal batches, made visible atomically.
 //! - [`persistent`]: the persistent loader.
 //! - [`hash`]: content hashing while copying.
@@ -40,6 +40,13 @@ pub enum LandingError {
         source_name: String,
         message: String,
     },
+    /// A source could not be read (connection, protocol, server error); the message is
+    /// redacted of secrets.
+    #[error("source `{source_name}`: {message}")]
+    Source {
+        source_name: String,
+        message: String,
+    },
     /// A temporal batch is unreadable.
     #[error("temporal batch `{}`: {message}", path.display())]
     Batch { path: PathBuf, message: String },
@@ -51,7 +58,9 @@ impl LandingError {
         match self {
             LandingError::Config { .. } => ErrorKind::User,
             LandingError::Catalog(e) => e.kind(),
-            LandingError::Io(_) | LandingError::Batch { .. } => ErrorKind::External,
+            LandingError::Io(_) | LandingError::Batch { .. } | LandingError::Source { .. } => {
+                ErrorKind::External
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use keel_catalog::Catalog;
 use keel_catalog::manifest::{CollectedFile, LandingCommit, LandingObject, NewObject, object_id};
 use keel_core::Lake;
+use keel_core::fault::crash_point;
 use keel_core::ids::{sanitize_file_name, short_hash};
 
 use crate::temporal::{BatchEntry, pending_batches, sync_dir};
@@ -36,17 +37,29 @@ pub fn load(lake: &Lake, catalog: &Catalog, source: &str, run_id: &str) -> Resul
         let mut commit = LandingCommit::default();
         let mut in_batch: HashMap<String, String> = HashMap::new();
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+        for (key, value) in &batch.state {
+            commit
+                .state
+                .push((source.to_string(), key.clone(), value.clone()));
+        }
         for entry in &batch.entries {
             let new = new_object(source, entry)?;
-            commit.collected.push((
-                source.to_string(),
-                entry.original_path.clone(),
-                CollectedFile {
-                    bytes: entry.bytes as i64,
-                    mtime_ns: entry.mtime_ns,
-                    sha256: entry.sha256.clone(),
-                },
-            ));
+            if entry.collector.get("kind").and_then(|k| k.as_str()) == Some("files") {
+                commit.collected.push((
+                    source.to_string(),
+                    entry.original_path.clone(),
+                    CollectedFile {
+                        bytes: entry.bytes as i64,
+                        mtime_ns: entry.mtime_ns,
+                        sha256: entry.sha256.clone(),
+                    },
+                ));
+            }
+            for key in &entry.message_keys {
+                commit
+                    .message_keys
+                    .push((source.to_string(), key.clone(), entry.sha256.clone()));
+            }
             if let Some(existing) = catalog.object_by_hash(source, &entry.sha256)? {
                 // Recorded already: a re-send of the same bytes, or this very entry on a
                 // retry after a crash between the catalog commit and the batch removal.
@@ -66,6 +79,7 @@ pub fn load(lake: &Lake, catalog: &Catalog, source: &str, run_id: &str) -> Resul
             }
             if !target.exists() {
                 fs_err::rename(batch.dir.join(&entry.file), &target)?;
+                crash_point("loader: object renamed into persistent landing");
             }
             in_batch.insert(entry.sha256.clone(), object_id(source, &entry.sha256));
             report.bytes += entry.bytes;
@@ -75,11 +89,14 @@ pub fn load(lake: &Lake, catalog: &Catalog, source: &str, run_id: &str) -> Resul
         for dir in &dirs {
             sync_dir(dir)?;
         }
+        crash_point("loader: objects durable, catalog not written");
         report.duplicates += commit.duplicates.len() as u64;
         report
             .stored
             .extend(catalog.record_landing(&commit, run_id)?);
+        crash_point("loader: catalog written, temporal batch still there");
         fs_err::remove_dir_all(&batch.dir)?;
+        crash_point("loader: batch done");
     }
     Ok(report)
 }

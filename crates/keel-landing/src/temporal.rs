@@ -30,6 +30,8 @@ pub struct BatchEntry {
     pub collected_at: String,
     /// What the collector knows about it.
     pub collector: serde_json::Value,
+    /// Keys of the messages it holds (message collectors), recorded when it lands.
+    pub message_keys: Vec<String>,
 }
 
 /// A complete temporal batch.
@@ -39,32 +41,173 @@ pub struct Batch {
     pub dir: PathBuf,
     /// Its files, in collection order.
     pub entries: Vec<BatchEntry>,
+    /// Source state reached once the batch lands (cursor, watermark), committed with it.
+    pub state: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Makes a batch visible by writing its listing atomically.
+/// Makes a batch visible by writing its listing atomically. `state` is what the source's
+/// state becomes when the batch lands.
 ///
 /// # Errors
 /// When writing or renaming fails.
-pub fn seal_batch(dir: &Path, entries: &[BatchEntry]) -> Result<()> {
+pub fn seal_batch(
+    dir: &Path,
+    entries: &[BatchEntry],
+    state: &serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
     let listing: Vec<_> = entries
         .iter()
         .map(|e| {
             json!({
                 "file": e.file, "original_path": e.original_path, "sha256": e.sha256,
                 "bytes": e.bytes, "mtime_ns": e.mtime_ns, "collected_at": e.collected_at,
-                "collector": e.collector,
+                "collector": e.collector, "message_keys": e.message_keys,
             })
         })
         .collect();
     let tmp = dir.join(format!("{BATCH_LISTING}.part"));
-    let body = serde_json::to_vec_pretty(&listing).map_err(|e| LandingError::Batch {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let body =
+        serde_json::to_vec_pretty(&json!({ "entries": listing, "state": state })).map_err(|e| {
+            LandingError::Batch {
+                path: dir.to_path_buf(),
+                message: e.to_string(),
+            }
+        })?;
     write_synced(&tmp, &body)?;
     fs_err::rename(&tmp, dir.join(BATCH_LISTING))?;
     sync_dir(dir)?;
     Ok(())
+}
+
+/// Builds one temporal batch: files written and synced one by one, then sealed.
+#[derive(Debug)]
+pub struct BatchWriter {
+    dir: PathBuf,
+    entries: Vec<BatchEntry>,
+}
+
+impl BatchWriter {
+    /// A new, invisible batch in the temporal folder of a source.
+    ///
+    /// # Errors
+    /// When the folder cannot be created.
+    pub fn create(temporal: &Path) -> Result<BatchWriter> {
+        let dir = temporal.join(keel_core::ids::new_run_id());
+        fs_err::create_dir_all(&dir)?;
+        Ok(BatchWriter {
+            dir,
+            entries: Vec::new(),
+        })
+    }
+
+    /// Adds a file with these bytes.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn add(
+        &mut self,
+        original_path: &str,
+        bytes: &[u8],
+        collector: serde_json::Value,
+        message_keys: Vec<String>,
+    ) -> Result<&BatchEntry> {
+        let file = self.entries.len().to_string();
+        write_synced(&self.dir.join(&file), bytes)?;
+        self.entries.push(BatchEntry {
+            file,
+            original_path: original_path.to_string(),
+            sha256: crate::hash::sha256_hex(bytes),
+            bytes: bytes.len() as u64,
+            mtime_ns: 0,
+            collected_at: keel_catalog::now_utc(),
+            collector,
+            message_keys,
+        });
+        Ok(self.entries.last().expect("just pushed"))
+    }
+
+    /// Adds a file streamed from `reader` (never held in memory), with its modification time.
+    ///
+    /// # Errors
+    /// When reading or writing fails.
+    pub fn add_reader(
+        &mut self,
+        original_path: &str,
+        reader: &mut impl std::io::Read,
+        mtime_ns: i64,
+        collector: serde_json::Value,
+    ) -> Result<&BatchEntry> {
+        let file = self.entries.len().to_string();
+        let mut out = fs_err::File::create(self.dir.join(&file))?;
+        let (sha256, bytes) = crate::hash::copy_hashed(reader, &mut out)?;
+        out.sync_all()?;
+        self.entries.push(BatchEntry {
+            file,
+            original_path: original_path.to_string(),
+            sha256,
+            bytes,
+            mtime_ns,
+            collected_at: keel_catalog::now_utc(),
+            collector,
+            message_keys: Vec::new(),
+        });
+        Ok(self.entries.last().expect("just pushed"))
+    }
+
+    /// Drops the file added last (it turned out incomplete).
+    ///
+    /// # Errors
+    /// When it cannot be removed.
+    pub fn discard_last(&mut self) -> Result<()> {
+        if let Some(e) = self.entries.pop() {
+            fs_err::remove_file(self.dir.join(&e.file))?;
+        }
+        Ok(())
+    }
+
+    /// Files added so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Makes the batch visible with the state it reaches. A batch with no file but a state
+    /// is kept (it advances a watermark over a window with no data); one with neither is
+    /// removed.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn seal(self, state: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+        if self.entries.is_empty() && state.is_empty() {
+            fs_err::remove_dir_all(&self.dir)?;
+            return Ok(());
+        }
+        sync_dir(&self.dir)?;
+        seal_batch(&self.dir, &self.entries, state)
+    }
+}
+
+/// The state of a source as its pending batches leave it: `committed` (the catalog's) with
+/// the state of every pending batch applied in order.
+///
+/// # Errors
+/// When a listing cannot be read.
+pub fn effective_state(
+    temporal: &Path,
+    key: &str,
+    committed: Option<serde_json::Value>,
+) -> Result<Option<serde_json::Value>> {
+    let mut value = committed;
+    for batch in pending_batches(temporal)? {
+        if let Some(v) = batch.state.get(key) {
+            value = Some(v.clone());
+        }
+    }
+    Ok(value)
 }
 
 /// The complete batches of a source's temporal folder, oldest first; incomplete ones are
@@ -100,8 +243,22 @@ fn read_batch(dir: &Path, listing: &Path) -> Result<Batch> {
         message,
     };
     let text = fs_err::read_to_string(listing)?;
-    let values: Vec<serde_json::Value> =
-        serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let doc: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let (values, state) = match doc {
+        serde_json::Value::Array(values) => (values, serde_json::Map::new()),
+        serde_json::Value::Object(mut o) => {
+            let values = match o.remove("entries") {
+                Some(serde_json::Value::Array(v)) => v,
+                _ => return Err(bad("listing without `entries`".into())),
+            };
+            let state = match o.remove("state") {
+                Some(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            (values, state)
+        }
+        _ => return Err(bad("listing is neither an array nor an object".into())),
+    };
     let mut entries = Vec::with_capacity(values.len());
     for v in values {
         let s = |k: &str| {
@@ -110,19 +267,33 @@ fn read_batch(dir: &Path, listing: &Path) -> Result<Batch> {
                 .map(str::to_string)
                 .ok_or_else(|| bad(format!("entry without `{k}`")))
         };
+        let file = s("file")?;
+        if file.contains(['/', '\\']) || file.starts_with('.') {
+            return Err(bad(format!("entry file `{file}` is not a plain name")));
+        }
         entries.push(BatchEntry {
-            file: s("file")?,
+            file,
             original_path: s("original_path")?,
             sha256: s("sha256")?,
             bytes: v.get("bytes").and_then(|x| x.as_u64()).unwrap_or(0),
             mtime_ns: v.get("mtime_ns").and_then(|x| x.as_i64()).unwrap_or(0),
             collected_at: s("collected_at")?,
             collector: v.get("collector").cloned().unwrap_or_default(),
+            message_keys: v
+                .get("message_keys")
+                .and_then(|x| x.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|k| k.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
         });
     }
     Ok(Batch {
         dir: dir.to_path_buf(),
         entries,
+        state,
     })
 }
 

@@ -7,7 +7,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use keel_catalog::Catalog;
 use keel_catalog::runs::StepRecord;
 use keel_core::Project;
-use keel_core::spec::CollectorSpec;
 use keel_engine::Session;
 use keel_engine::delta;
 use keel_exploitation::{BuildStatus, build_models, plan_models};
@@ -38,6 +37,15 @@ pub struct RunOptions {
     pub progress: bool,
     /// The command line, recorded with the run.
     pub command: String,
+    /// Collect and land only these sources (all when empty).
+    pub sources: Vec<String>,
+}
+
+impl RunOptions {
+    /// Whether the collect and land stages take `source`.
+    pub fn selects(&self, source: &str) -> bool {
+        self.sources.is_empty() || self.sources.iter().any(|s| s == source)
+    }
 }
 
 impl Default for RunOptions {
@@ -46,6 +54,7 @@ impl Default for RunOptions {
             stages: vec![Stage::Collect, Stage::Land, Stage::Format, Stage::Build],
             progress: false,
             command: "run".into(),
+            sources: Vec::new(),
         }
     }
 }
@@ -147,27 +156,36 @@ async fn run_stages(
     rec: &mut Recorder<'_>,
 ) -> Result<RunOutcome> {
     let wants = |s: Stage| options.stages.contains(&s);
+    let env = &keel_core::secrets::Env::load(&project.dir)?;
     let mut new_work = false;
     for source in &project.sources {
+        if !options.selects(&source.name) {
+            continue;
+        }
         if wants(Stage::Collect) {
             let t = Instant::now();
-            let report = match &source.spec.collector {
-                CollectorSpec::Files { path, glob } => keel_landing::collect::files::collect(
-                    &source.name,
-                    &project.resolve(path),
-                    glob,
-                    &project.lake.temporal(&source.name),
-                    catalog,
-                )?,
-            };
+            let report =
+                keel_landing::collect::collect_source(project, source, catalog, &rec.run_id, env)
+                    .await?;
+            let mut message = format!("{} seen, {} taken", report.seen, report.taken);
+            if report.records > 0 {
+                message.push_str(&format!(", {} records", report.records));
+            }
+            if report.incomplete > 0 {
+                message.push_str(&format!(", {} not complete yet", report.incomplete));
+            }
+            if report.redelivered > 0 {
+                message.push_str(&format!(", {} redelivered and skipped", report.redelivered));
+            }
             rec.record(
                 StepRecord {
                     stage: "collect".into(),
                     target: source.name.clone(),
                     objects_in: report.taken as i64,
+                    rows_in: report.records as i64,
                     bytes_in: report.bytes as i64,
                     bytes_out: report.bytes as i64,
-                    message: Some(format!("{} files seen, {} new", report.seen, report.taken)),
+                    message: Some(message),
                     ..Default::default()
                 },
                 t.elapsed(),

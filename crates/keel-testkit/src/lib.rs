@@ -1,17 +1,24 @@
-//! Test helpers for keel: temporary example projects with generated data, the path to the
-//! shared real data, and checks for the local services tests talk to.
+//! Test helpers for keel: temporary example projects with generated data and their weather
+//! archive replay server, the path to the shared real data, and checks for the local
+//! services tests talk to.
 //!
 //! Tests that need something absent fail in CI (`CI=true`) and skip with a clear message
 //! elsewhere.
 
 use std::path::{Path, PathBuf};
 
+use keel_example::weather_api::{self, WeatherServer};
 use keel_example::{GenerateOptions, Truth};
 use tempfile::TempDir;
 
-/// A temporary copy of the example project with generated data.
+/// A temporary copy of the example project with generated data, and the replay of the
+/// weather archive API its `http` source collects from, running for the project's lifetime.
 #[derive(Debug)]
 pub struct ExampleProject {
+    /// The weather archive replay (on a thread and runtime of its own); the project's `.env`
+    /// points `KEEL_WEATHER_API` at it. Declared first so that it stops before the directory
+    /// goes.
+    pub weather_api: WeatherServer,
     /// Keeps the directory alive.
     pub temp: TempDir,
     /// The generator's account of what it wrote.
@@ -20,20 +27,45 @@ pub struct ExampleProject {
     pub options: GenerateOptions,
 }
 
-impl ExampleProject {
-    /// Writes the example project and generates its data with `options`.
-    ///
-    /// # Panics
-    /// When writing fails (tests only).
-    pub fn new(options: GenerateOptions) -> ExampleProject {
+/// A project directory with generated data, not served yet.
+struct Generated {
+    temp: TempDir,
+    truth: Truth,
+    options: GenerateOptions,
+}
+
+impl Generated {
+    fn new(options: GenerateOptions) -> Generated {
         let temp = tempfile::tempdir().expect("temp dir");
         keel_example::write_project(temp.path()).expect("write example project");
         let truth = keel_example::generate(temp.path(), &options).expect("generate data");
-        ExampleProject {
+        Generated {
             temp,
             truth,
             options,
         }
+    }
+
+    fn serve(self) -> ExampleProject {
+        let weather_api = weather_api::serve_project(self.temp.path(), "127.0.0.1:0")
+            .expect("start the weather archive replay");
+        ExampleProject {
+            weather_api,
+            temp: self.temp,
+            truth: self.truth,
+            options: self.options,
+        }
+    }
+}
+
+impl ExampleProject {
+    /// Writes the example project, generates its data with `options`, starts the weather
+    /// archive replay and writes its address into the project's `.env`.
+    ///
+    /// # Panics
+    /// When writing fails or the server cannot start (tests only).
+    pub fn new(options: GenerateOptions) -> ExampleProject {
+        Generated::new(options).serve()
     }
 
     /// A small data set, fast enough for every test run, that holds every kind of fault:
@@ -45,7 +77,7 @@ impl ExampleProject {
     pub fn small() -> ExampleProject {
         (1..500)
             .map(|seed| {
-                ExampleProject::new(GenerateOptions {
+                Generated::new(GenerateOptions {
                     seed,
                     buildings: 12,
                     years: 1,
@@ -61,6 +93,7 @@ impl ExampleProject {
                     && m.duplicate_rows > 0
             })
             .expect("a seed below 500 with every kind of fault")
+            .serve()
     }
 
     /// The project directory.

@@ -28,9 +28,22 @@ fn demo_runs_every_stage_and_an_independent_reader_sees_the_same_rows() {
     }
     assert!(stdout.contains("success"), "{stdout}");
 
+    // The weather came over HTTP from the replay the demo ran, the customers from the CRM
+    // database (issue 3), and `.env` says where the replay listened.
+    let truth: keel_example::Truth =
+        serde_json::from_slice(&std::fs::read(dir.join("data/generator_truth.json")).unwrap())
+            .unwrap();
+    crate::ledger::assert_weather_and_customers_landed(&dir, &truth);
+    let dotenv = std::fs::read_to_string(dir.join(".env")).unwrap();
+    assert!(
+        dotenv.contains("KEEL_WEATHER_API=http://127.0.0.1:"),
+        "{dotenv}"
+    );
+
     let tables = [
         ("formatted.readings", "lake/formatted/readings"),
         ("formatted.weather", "lake/formatted/weather"),
+        ("formatted.customers", "lake/formatted/customers"),
         ("quarantine.readings", "lake/formatted/_quarantine/readings"),
         (
             "exploitation.daily_consumption",

@@ -116,6 +116,62 @@ fn ledger_balances_and_matches_the_generators_faults() {
         "SELECT count(*) FROM keel_catalog.landing_objects WHERE source = 'meters' AND version > 1",
     );
     assert_eq!(second_versions as usize, meters.resent_corrected);
+
+    // Weather comes over HTTP from the archive replay, customers from the CRM database
+    // through the `sql` collector as NDJSON (issue 3): every recorded day and every CRM row
+    // is read once; a day without a mean temperature is quarantined, nothing is lost.
+    let truth = &project.truth;
+    assert_weather_and_customers_landed(dir, truth);
+}
+
+/// The `http` weather and the `sql` customers of the example: rows read against the truth.
+pub fn assert_weather_and_customers_landed(dir: &std::path::Path, truth: &keel_example::Truth) {
+    let read = |table: &str| {
+        sql_i64(
+            dir,
+            &format!(
+                "SELECT coalesce(sum(rows_read), 0) FROM keel_catalog.ledger \
+                 WHERE table_name = '{table}'"
+            ),
+        ) as usize
+    };
+    let weather = &truth.weather;
+    assert_eq!(read("weather"), weather.days, "weather days read");
+    assert_eq!(
+        sql_i64(dir, "SELECT count(*) FROM formatted.weather") as usize,
+        weather.days - weather.null_temperature
+    );
+    let http = sql_i64(
+        dir,
+        "SELECT count(*) FROM keel_catalog.landing_objects \
+         WHERE source = 'weather' AND collector LIKE '%\"kind\":\"http\"%'",
+    );
+    let all = sql_i64(
+        dir,
+        "SELECT count(*) FROM keel_catalog.landing_objects WHERE source = 'weather'",
+    );
+    assert!(
+        http > 0 && http == all,
+        "{http} of {all} weather objects came over HTTP"
+    );
+    let stations = sql_i64(
+        dir,
+        "SELECT count(DISTINCT station_id) FROM formatted.weather",
+    );
+    assert_eq!(stations as usize, weather.stations.len());
+
+    assert_eq!(read("customers"), truth.customers_rows, "CRM rows read");
+    assert_eq!(
+        sql_i64(dir, "SELECT count(*) FROM formatted.customers") as usize,
+        truth.customers_rows
+    );
+    assert_eq!(
+        sql_i64(
+            dir,
+            "SELECT count(*) FROM formatted.customers WHERE building_id IS NOT NULL"
+        ) as usize,
+        truth.customers_with_ref
+    );
 }
 
 #[test]

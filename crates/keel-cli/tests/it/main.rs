@@ -4,12 +4,17 @@
 //! - [`demo`]: `keel demo`, and independent readers of what it wrote.
 //! - [`ledger`]: the ledger against what the generator corrupted, duplicated and re-sent.
 //! - [`incremental`]: runs with nothing new, and with one new file.
+//! - [`landing`]: files taken once complete, re-sends, versions, the loader killed at every
+//!   crash point, the run lock and `run --watch`.
+//! - [`messaging`]: the MQTT and NATS collectors killed mid-stream land every message once.
 //! - [`project_errors`]: malformed project files.
 //! - [`status`]: `keel init` and `keel status`.
 
 mod demo;
 mod incremental;
+mod landing;
 mod ledger;
+mod messaging;
 mod project_errors;
 mod status;
 mod support;

@@ -41,16 +41,20 @@ fn malformed_project_files_name_the_file_and_the_key() {
     .unwrap();
     expect_error(dir, "weather.toml", "required");
 
-    // A collector path that does not exist.
+    // A collector path that does not exist (weather comes over HTTP since issue 3: the
+    // meters' `files` collector has the path).
+    std::fs::write(&source, &original).unwrap();
+    let meters = dir.join("sources/meters.toml");
+    let meters_original = std::fs::read_to_string(&meters).unwrap();
     std::fs::write(
-        &source,
-        original.replace("data/inbox/weather", "data/inbox/nowhere"),
+        &meters,
+        meters_original.replace("data/inbox/meters", "data/inbox/nowhere"),
     )
     .unwrap();
-    expect_error(dir, "weather.toml", "collector.path");
+    expect_error(dir, "meters.toml", "collector.path");
+    std::fs::write(&meters, &meters_original).unwrap();
 
     // The project file itself.
-    std::fs::write(&source, &original).unwrap();
     let project_file = dir.join("keel.toml");
     let text = std::fs::read_to_string(&project_file).unwrap();
     std::fs::write(
@@ -59,4 +63,15 @@ fn malformed_project_files_name_the_file_and_the_key() {
     )
     .unwrap();
     expect_error(dir, "keel.toml", "batch_size");
+    std::fs::write(&project_file, &text).unwrap();
+
+    // No `.env` (no weather archive replay started): the `http` source names the variable
+    // its URL needs, not a connection error (issue 3).
+    std::fs::remove_file(dir.join(".env")).unwrap();
+    let out = keel(dir, &["run"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    for expected in ["`weather`", "collector.url", "KEEL_WEATHER_API"] {
+        assert!(stderr.contains(expected), "no `{expected}` in:\n{stderr}");
+    }
 }

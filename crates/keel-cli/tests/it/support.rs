@@ -3,13 +3,15 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs `keel --project DIR ARGS...`.
+/// Runs `keel --project DIR ARGS...`. The weather archive's address comes from the
+/// project's `.env` only, never from the environment the tests run in.
 pub fn keel(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_keel"))
         .arg("--project")
         .arg(dir)
         .args(args)
         .env("NO_COLOR", "1")
+        .env_remove(keel_example::weather_api::ENV_VAR)
         .output()
         .expect("run keel")
 }

@@ -1,4 +1,5 @@
-//! Encodings and shapes of the raw files: Windows-1250 `pl2`, the CRM BOM, registries, weather JSON.
+//! Encodings and shapes of the raw data: Windows-1250 `pl2`, the device registry, the CRM
+//! database, the recorded weather answers.
 
 use keel_example::generate;
 
@@ -20,24 +21,77 @@ fn pl2_files_are_windows_1250_and_not_utf8() {
     }
 }
 
+/// The CRM is a SQLite database whose table keeps the hand-typed variants, with NULL (not an
+/// empty string) where the clerk typed no building id (issue 3).
 #[test]
-fn crm_export_has_bom_crlf_and_quotes_every_field() {
+fn crm_database_holds_the_customers_with_null_refs() {
     let dir = tempfile::tempdir().unwrap();
     let truth = generate(dir.path(), &small(4)).unwrap();
-    let bytes = std::fs::read(dir.path().join("data/inbox/crm/customers_export.csv")).unwrap();
-    assert!(bytes.starts_with(b"\xEF\xBB\xBF"));
-    let text = std::str::from_utf8(&bytes[3..]).unwrap();
-    assert!(text.starts_with("\"customer_id\",\"customer_name\",\"building\",\"address\","));
-    assert!(text.ends_with("\r\n"));
-    let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
-    assert_eq!(rows.len(), truth.customers_rows);
-    assert_eq!(&rows[0][0], "C-10001");
-    let with_ref = rows.iter().filter(|r| !r[9].is_empty()).count();
-    assert_eq!(with_ref, truth.customers_with_ref);
-    for line in text.split("\r\n").filter(|l| !l.is_empty()) {
-        assert!(line.starts_with('"') && line.ends_with('"'), "{line}");
-    }
+    let path = dir.path().join("data/crm/crm.sqlite");
+    assert!(
+        std::fs::read(&path)
+            .unwrap()
+            .starts_with(b"SQLite format 3\0")
+    );
+    let db =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let columns: Vec<String> = db
+        .prepare("SELECT name FROM pragma_table_info('customers') ORDER BY cid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "customer_id",
+            "customer_name",
+            "building",
+            "address",
+            "postal_code",
+            "city",
+            "building_type",
+            "heated_area_m2",
+            "construction_year",
+            "internal_ref"
+        ]
+    );
+    let count =
+        |sql: &str| -> usize { db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };
+    assert_eq!(
+        count("SELECT count(*) FROM customers"),
+        truth.customers_rows
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM customers WHERE internal_ref IS NOT NULL"),
+        truth.customers_with_ref
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM customers WHERE internal_ref = ''"),
+        0
+    );
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM customers WHERE typeof(heated_area_m2) <> 'real' \
+             OR typeof(construction_year) <> 'integer'"
+        ),
+        0
+    );
+    let first: (String, f64) = db
+        .query_row(
+            "SELECT customer_id, heated_area_m2 FROM customers ORDER BY rowid LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(first.0, "C-10001");
+    // Tenths of m², exactly as typed: one decimal survives the REAL.
+    assert_eq!(format!("{:.1}", first.1).parse::<f64>().unwrap(), first.1);
+    // No temporary file or journal is left next to the database.
+    let crm = support::files(&dir.path().join("data/crm"));
+    assert_eq!(crm.len(), 1, "{crm:?}");
 }
 
 #[test]
@@ -65,10 +119,10 @@ fn device_registry_lists_every_device_once() {
 }
 
 #[test]
-fn weather_files_have_the_open_meteo_shape() {
+fn recorded_weather_answers_have_the_open_meteo_shape() {
     let dir = tempfile::tempdir().unwrap();
     let truth = generate(dir.path(), &small(4)).unwrap();
-    let files = support::files(&dir.path().join("data/inbox/weather"));
+    let files = support::files(&dir.path().join(keel_example::weather_api::RECORDED_DIR));
     assert_eq!(files.len(), truth.weather.files);
     assert_eq!(files[0].0, "weather_GDN_2016-01.json");
     let (mut days, mut nulls) = (0, 0);

@@ -1,4 +1,5 @@
-//! Integration tests of the example data generator; the modules read as a table of contents.
+//! Integration tests of the example data generator and its weather archive replay; the
+//! modules read as a table of contents.
 
 mod determinism;
 mod encodings;
@@ -6,3 +7,4 @@ mod extra_month;
 mod scale;
 mod support;
 mod truth;
+mod weather_api;

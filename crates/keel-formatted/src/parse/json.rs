@@ -60,16 +60,9 @@ pub fn parse(
         .into_iter()
         .enumerate()
         .map(|(i, record)| {
-            let values = bound_values(
-                dialect,
-                columns.len(),
-                original_name,
-                |_, field| match record.get(field?)? {
-                    Value::Null => None,
-                    Value::String(s) => Some(s.clone()),
-                    other => Some(other.to_string()),
-                },
-            );
+            let values = bound_values(dialect, columns.len(), original_name, |_, field| {
+                field_text(&record, field?)
+            });
             Ok(RawRecord {
                 line: i as i64 + 1,
                 raw: clip(&Value::Object(record).to_string()),
@@ -77,6 +70,28 @@ pub fn parse(
             })
         })
         .collect()
+}
+
+/// The text of a record's field: a string as it is, other values as JSON text, `null` and
+/// an absent field as no value. Shared with [`super::ndjson`].
+pub(crate) fn field_text(record: &Map<String, Value>, field: &str) -> Option<String> {
+    match record.get(field)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// What kind of JSON value `v` is, for messages.
+pub(crate) fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Turns an object of equal-length arrays into one object per index.

@@ -2,9 +2,11 @@
 //!
 //! Table of contents:
 //! - [`dialects`]: the three firmware dialects, line numbers, raw text and rules.
+//! - [`ndjson`]: one JSON object per line, each line its own record or rejection.
 //! - [`spectrum`]: the csv-spectrum corner cases from `../shared/data/real`.
 
 mod dialects;
+mod ndjson;
 mod spectrum;
 
 use keel_core::project::Source;

@@ -1,18 +1,35 @@
 //! The `files` collector: files under a directory that match a glob, taken once per
-//! (path, size, modification time).
+//! (path, size, modification time), and only once complete: unchanged for `stable_for`,
+//! or announced by a done-marker file, and unchanged while they were copied.
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use globset::Glob;
 use keel_catalog::Catalog;
 use serde_json::json;
 
 use super::CollectReport;
-use crate::hash::copy_hashed;
-use crate::temporal::{BatchEntry, pending_batches, seal_batch, sync_dir};
+use crate::temporal::{BatchWriter, pending_batches};
 use crate::{LandingError, Result};
+
+/// When a file counts as complete.
+#[derive(Debug, Clone, Default)]
+pub struct Completeness {
+    /// Its size and modification time have not changed for this long.
+    pub stable_for: Duration,
+    /// A marker `<file><suffix>` exists next to it.
+    pub done_suffix: Option<String>,
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
 
 /// Takes new or changed files of `source` from `root` into a new temporal batch.
 ///
@@ -26,6 +43,7 @@ pub fn collect(
     source: &str,
     root: &Path,
     glob: &str,
+    complete: &Completeness,
     temporal: &Path,
     catalog: &Catalog,
 ) -> Result<CollectReport> {
@@ -60,15 +78,32 @@ pub fn collect(
         if !matcher.is_match(&rel) {
             continue;
         }
+        if let Some(suffix) = &complete.done_suffix
+            && rel.ends_with(suffix.as_str())
+        {
+            continue;
+        }
         report.seen += 1;
+        if let Some(suffix) = &complete.done_suffix {
+            let mut marker = entry.path().as_os_str().to_owned();
+            marker.push(suffix);
+            if !Path::new(&marker).is_file() {
+                report.incomplete += 1;
+                continue;
+            }
+        }
         let meta = fs_err::metadata(entry.path())?;
         let bytes = meta.len();
-        let mtime_ns = meta
+        let mtime_ns = mtime_ns(&meta);
+        let age = meta
             .modified()
             .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or_default();
+        if age < complete.stable_for {
+            report.incomplete += 1;
+            continue;
+        }
         let known = state
             .get(&rel)
             .is_some_and(|s| s.bytes == bytes as i64 && s.mtime_ns == mtime_ns);
@@ -81,28 +116,23 @@ pub fn collect(
         return Ok(report);
     }
 
-    let batch_dir = temporal.join(keel_core::ids::new_run_id());
-    fs_err::create_dir_all(&batch_dir)?;
-    let mut entries = Vec::with_capacity(candidates.len());
-    for (i, (path, rel, mtime_ns)) in candidates.into_iter().enumerate() {
-        let file = i.to_string();
+    let mut batch = BatchWriter::create(temporal)?;
+    for (path, rel, mtime_ns) in candidates {
         let mut input = fs_err::File::open(&path)?;
-        let mut output = fs_err::File::create(batch_dir.join(&file))?;
-        let (sha256, bytes) = copy_hashed(&mut input, &mut output)?;
-        output.sync_all()?;
+        let collector = json!({ "kind": "files", "root": root.display().to_string() });
+        let bytes = batch
+            .add_reader(&rel, &mut input, mtime_ns, collector)?
+            .bytes;
+        // A file that changed while it was read is still being written: leave it for later.
+        let after = fs_err::metadata(&path)?;
+        if after.len() != bytes || self::mtime_ns(&after) != mtime_ns {
+            batch.discard_last()?;
+            report.incomplete += 1;
+            continue;
+        }
         report.taken += 1;
         report.bytes += bytes;
-        entries.push(BatchEntry {
-            file,
-            original_path: rel,
-            sha256,
-            bytes,
-            mtime_ns,
-            collected_at: keel_catalog::now_utc(),
-            collector: json!({ "kind": "files", "root": root.display().to_string() }),
-        });
     }
-    sync_dir(&batch_dir)?;
-    seal_batch(&batch_dir, &entries)?;
+    batch.seal(&serde_json::Map::new())?;
     Ok(report)
 }
