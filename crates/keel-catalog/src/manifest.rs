@@ -73,6 +73,9 @@ pub struct LandingCommit {
     pub collected: Vec<(String, String, CollectedFile)>,
     /// Source state (cursors, watermarks) reached by this batch: source, key, JSON value.
     pub state: Vec<(String, String, serde_json::Value)>,
+    /// The temporal batch this commit lands (source, batch id): recorded so that a loader
+    /// retried after the commit recognises the batch as landed.
+    pub batch: Option<(String, String)>,
     /// Keys of the messages landed by this batch (source, key, sha256 of their object), so
     /// that a redelivered message is recognised.
     pub message_keys: Vec<(String, String, String)>,
@@ -185,6 +188,12 @@ impl Catalog {
         }
         for (source, path, file) in &commit.collected {
             upsert_collector_state(&tx, source, path, file)?;
+        }
+        if let Some((source, batch_id)) = &commit.batch {
+            tx.execute(
+                "INSERT INTO landed_batches (source, batch_id, landed_at) VALUES (?1, ?2, ?3)",
+                params![source, batch_id, now_utc()],
+            )?;
         }
         for (source, key, value) in &commit.state {
             tx.execute(
@@ -327,6 +336,17 @@ impl Catalog {
             )
             .optional()?;
         Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Whether the temporal batch `batch_id` of `source` is already landed.
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn batch_landed(&self, source: &str, batch_id: &str) -> Result<bool> {
+        let conn = self.conn();
+        Ok(conn
+            .prepare_cached("SELECT 1 FROM landed_batches WHERE source = ?1 AND batch_id = ?2")?
+            .exists(params![source, batch_id])?)
     }
 
     /// Which of `keys` were already landed by `source`.

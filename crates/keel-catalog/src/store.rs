@@ -129,6 +129,12 @@ CREATE TABLE landed_messages (
     object_id TEXT NOT NULL,
     PRIMARY KEY (source, msg_key)
 ) WITHOUT ROWID;
+CREATE TABLE landed_batches (
+    source TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    landed_at TEXT NOT NULL,
+    PRIMARY KEY (source, batch_id)
+) WITHOUT ROWID;
 ",
 ];
 

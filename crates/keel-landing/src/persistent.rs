@@ -34,7 +34,20 @@ pub struct LoadReport {
 pub fn load(lake: &Lake, catalog: &Catalog, source: &str, run_id: &str) -> Result<LoadReport> {
     let mut report = LoadReport::default();
     for batch in pending_batches(&lake.temporal(source))? {
-        let mut commit = LandingCommit::default();
+        let batch_id = batch
+            .dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if catalog.batch_landed(source, &batch_id)? {
+            // A retry after a crash between the catalog commit and the removal.
+            fs_err::remove_dir_all(&batch.dir)?;
+            continue;
+        }
+        let mut commit = LandingCommit {
+            batch: Some((source.to_string(), batch_id)),
+            ..LandingCommit::default()
+        };
         let mut in_batch: HashMap<String, String> = HashMap::new();
         let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
         for (key, value) in &batch.state {
