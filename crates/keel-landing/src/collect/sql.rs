@@ -2,12 +2,13 @@
 //! NDJSON objects, as a full snapshot on every run or incrementally by a cursor column.
 //!
 //! ```text
-//!  snapshot     SELECT * FROM src ORDER BY 1                         → <table>.ndjson
-//!                                                                       (<table>.partNNNN.ndjson when several)
-//!  incremental  SELECT * FROM src WHERE c >= lo AND c < hi ORDER BY c → <table>_<lo>_<hi>.partNNNN.ndjson
+//!  snapshot     SELECT * FROM src ORDER BY 1
+//!                 → <table>.ndjson (<table>.partNNNN.ndjson when there are several parts)
+//!  incremental  SELECT * FROM src WHERE c >= lo AND c < hi ORDER BY c, 1
+//!                 → <table>_<lo>_<hi>.partNNNN.ndjson
 //!               lo = the saved `cursor` state (none on the first run)
-//!               hi = the database's now() - lag, to the whole second   (date and timestamp cursors)
-//!                    max(c) + 1 - lag                                   (numeric cursors)
+//!               hi = the database's now() - lag, to the whole second  (dates, timestamps)
+//!                    max(c) + 1 - lag                                  (numbers)
 //! ```
 //!
 //! `hi` is cut to the whole second because a column may keep fewer digits than now() has
@@ -365,7 +366,9 @@ impl Job {
     }
 
     /// The statement that reads the rows: the window in incremental mode, everything in
-    /// snapshot mode, ordered by `order_first` (the first column).
+    /// snapshot mode, ordered by `order_first` (the first column); in incremental mode by
+    /// the cursor first, so that rows of equal cursor values still come in the same order
+    /// and an unchanged window gives the same bytes.
     fn select(&self, d: Dialect, columns: &str, order_first: &str, w: Option<&Window>) -> String {
         let relation = self.relation(d);
         match (w, &self.cursor) {
@@ -377,7 +380,8 @@ impl Job {
                     .map(|lo| format!("{c} >= {lo} AND "))
                     .unwrap_or_default();
                 format!(
-                    "SELECT {columns} FROM {relation} WHERE {lower}{c} < {} ORDER BY {c}",
+                    "SELECT {columns} FROM {relation} WHERE {lower}{c} < {} \
+                     ORDER BY {c}, {order_first}",
                     w.hi_sql
                 )
             }
