@@ -1,6 +1,7 @@
 //! The `mqtt` and `nats` collectors against real brokers (issue 3): 100,000 messages, the
 //! collector killed with SIGKILL (or aborted at a crash point) again and again while they
-//! flow, then one last collection; every message lands exactly once.
+//! flow, then one last collection; every message lands exactly once. Also: a password
+//! stays out of errors, manifest and lake; a missing stream is a clear error.
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -41,15 +42,15 @@ fn mqtt_messages_land_exactly_once_across_kills() {
 
     // The first collection creates the session: from then on the broker keeps its messages.
     let started = Instant::now();
-    keel_ok(dir, &["collect", "--source", "sensors"]);
-    let publisher = publish_mqtt(broker.port);
-    // Crash points passed per collection: one per synced group of (at most 20) messages,
-    // then a few per sealed segment.
-    let outcomes = kill_rounds(dir, "sensors", &mut rng, |rng| rng.below(600) + 1);
+    collect_to_idle(dir, "sensors");
+    let publisher = publish_mqtt(broker.port, MESSAGES, None);
+    // Crash points passed per collection: one per synced group of messages, a few per
+    // sealed segment.
+    let outcomes = kill_rounds(dir, "sensors", &mut rng, |rng| rng.below(50) + 1);
     let published_in = publisher.join().expect("publisher");
     let final_started = Instant::now();
     let before = landed_count(dir, "sensors");
-    let out = keel_ok(dir, &["collect", "--source", "sensors"]);
+    let out = collect_to_idle(dir, "sensors");
     keel_ok(dir, &["land", "--source", "sensors"]);
     let final_run = final_started.elapsed();
     let after = landed_count(dir, "sensors");
@@ -109,7 +110,7 @@ fn nats_messages_land_exactly_once_across_kills() {
     let published_in = publisher.join().expect("publisher");
     let final_started = Instant::now();
     let before = landed_count(dir, "events");
-    let out = keel_ok(dir, &["collect", "--source", "events"]);
+    let out = collect_to_idle(dir, "events");
     keel_ok(dir, &["land", "--source", "events"]);
     let final_run = final_started.elapsed();
     let after = landed_count(dir, "events");
@@ -133,6 +134,98 @@ fn nats_messages_land_exactly_once_across_kills() {
     }
     assert_eq!(after, MESSAGES as i64, "catalog `landed_messages` count");
     assert_manifest(dir, "events", "nats");
+}
+
+/// A password from `${ENV}` reaches the broker and nothing else: not an error message, not
+/// the manifest, not a file of the lake.
+#[test]
+fn mqtt_password_never_leaves_the_collector() {
+    const PASSWORD: &str = "s3cr/et!-Keel-It-7f3a";
+    let Some(broker) = Mosquitto::start_with(Some(("keel", PASSWORD))) else {
+        return;
+    };
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    write_project(
+        dir,
+        "sensors",
+        &format!(
+            "[collector]\nkind = \"mqtt\"\nurl = \"mqtt://127.0.0.1:{}\"\n\
+             topics = [\"keel-it/#\"]\nusername = \"keel\"\n\
+             password = \"${{KEEL_IT_MQTT_PASSWORD}}\"\nidle = \"500ms\"\n",
+            broker.port
+        ),
+    );
+    let wrong = "wrong-Keel-It-91c2";
+    std::fs::write(dir.join(".env"), format!("KEEL_IT_MQTT_PASSWORD={wrong}\n")).unwrap();
+    let out = crate::support::keel(dir, &["collect", "--source", "sensors"]);
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{printed}");
+    assert!(
+        printed.contains("NotAuthorized") || printed.contains("refused"),
+        "{printed}"
+    );
+    assert!(!printed.contains(wrong), "the password leaked: {printed}");
+
+    std::fs::write(
+        dir.join(".env"),
+        format!("KEEL_IT_MQTT_PASSWORD={PASSWORD}\n"),
+    )
+    .unwrap();
+    collect_to_idle(dir, "sensors");
+    publish_mqtt(broker.port, 25, Some(("keel", PASSWORD)))
+        .join()
+        .unwrap();
+    let printed = collect_to_idle(dir, "sensors");
+    assert!(printed.contains("25 records"), "{printed}");
+    let versions = keel_ok(dir, &["landing", "versions", "sensors", "--format", "json"]);
+    assert!(!versions.contains(PASSWORD) && !printed.contains(PASSWORD));
+    let objects: Vec<Value> = serde_json::from_str(&versions).unwrap();
+    assert_eq!(
+        objects[0]["collector"]["url"],
+        format!("mqtt://127.0.0.1:{}", broker.port)
+    );
+    let mut files = Vec::new();
+    walk(&dir.join("lake"), &mut files);
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        assert!(
+            !bytes
+                .windows(PASSWORD.len())
+                .any(|w| w == PASSWORD.as_bytes()),
+            "the password is in `{}`",
+            f.display()
+        );
+    }
+}
+
+/// keel never creates a stream: a missing one is an error that says so.
+#[test]
+fn nats_missing_stream_is_a_clear_error() {
+    let up = TcpStream::connect_timeout(&"127.0.0.1:4222".parse().unwrap(), Duration::from_secs(1))
+        .is_ok();
+    if !require(up, "NATS JetStream on 127.0.0.1:4222") {
+        return;
+    }
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path();
+    write_project(
+        dir,
+        "events",
+        "[collector]\nkind = \"nats\"\nurl = \"nats://127.0.0.1:4222\"\n\
+         stream = \"KEEL_IT_NO_SUCH_STREAM\"\nidle = \"500ms\"\n",
+    );
+    let out = crate::support::keel(dir, &["collect", "--source", "events"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stream `KEEL_IT_NO_SUCH_STREAM`") && stderr.contains("creates them"),
+        "{stderr}"
+    );
 }
 
 // ---- The project and what landed. ----
@@ -219,11 +312,58 @@ fn assert_manifest(dir: &Path, source: &str, kind: &str) {
     assert_eq!(messages, MESSAGES);
 }
 
-// ---- Killing collections. ----
+// ---- Running and killing collections. ----
+
+/// `keel collect --source SOURCE`, which must end (at `idle`) within a minute; returns its
+/// stdout.
+fn collect_to_idle(dir: &Path, source: &str) -> String {
+    // Files, not pipes: a pipe nobody reads while we poll could fill and stall the child.
+    let (out_path, err_path) = (dir.join("collect.out"), dir.join("collect.err"));
+    let mut child = collect_command(dir, source)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("start keel collect");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!(
+                "`keel collect --source {source}` did not end within 60 s\nstderr:\n{}",
+                std::fs::read_to_string(&err_path).unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        status.success(),
+        "keel collect failed: {status}\nstdout:\n{stdout}\nstderr:\n{}",
+        std::fs::read_to_string(&err_path).unwrap()
+    );
+    stdout
+}
+
+fn collect_command(dir: &Path, source: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
+    command
+        .arg("--project")
+        .arg(dir)
+        .args(["collect", "--source", source])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("KEEL_CRASH_AT");
+    command
+}
 
 /// Starts [`ROUNDS`] collections one after the other and stops each at a random moment:
 /// odd rounds with SIGKILL after 0.3 to 2.3 s, even rounds by `KEEL_CRASH_AT` (an abort
-/// at a crash point, with SIGKILL as a backstop). Returns a summary.
+/// at the crash point `crash_at` picks, with SIGKILL after 10 s as a backstop). Returns a
+/// summary.
 fn kill_rounds(
     dir: &Path,
     source: &str,
@@ -232,21 +372,16 @@ fn kill_rounds(
 ) -> String {
     let (mut killed, mut crashed, mut finished) = (0, 0, 0);
     for round in 0..ROUNDS {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keel"));
-        command
-            .arg("--project")
-            .arg(dir)
-            .args(["collect", "--source", source])
-            .current_dir(dir)
-            .env("NO_COLOR", "1")
-            .env_remove("KEEL_CRASH_AT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if round % 2 == 0 {
+        let mut command = collect_command(dir, source);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        let wait = if round % 2 == 0 {
             command.env("KEEL_CRASH_AT", crash_at(rng).to_string());
-        }
+            Duration::from_secs(10)
+        } else {
+            Duration::from_millis(300 + rng.below(2000))
+        };
         let mut child: Child = command.spawn().expect("start keel collect");
-        let deadline = Instant::now() + Duration::from_millis(300 + rng.below(2000));
+        let deadline = Instant::now() + wait;
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 if status.success() {
@@ -376,6 +511,11 @@ struct Mosquitto {
 
 impl Mosquitto {
     fn start() -> Option<Mosquitto> {
+        Mosquitto::start_with(None)
+    }
+
+    /// With `(user, password)`, anonymous clients are refused.
+    fn start_with(login: Option<(&str, &str)>) -> Option<Mosquitto> {
         let exe = Path::new("/usr/sbin/mosquitto");
         if !require(exe.is_file(), "Mosquitto (`/usr/sbin/mosquitto`)") {
             return None;
@@ -386,15 +526,36 @@ impl Mosquitto {
             .local_addr()
             .unwrap()
             .port();
+        let mut conf_text = format!(
+            "listener {port} 127.0.0.1\npersistence false\nmax_queued_messages 0\n\
+             log_dest stderr\n"
+        );
+        match login {
+            None => conf_text.push_str("allow_anonymous true\n"),
+            Some((user, password)) => {
+                let file = dir.path().join("passwords");
+                let ok = Command::new("mosquitto_passwd")
+                    .args(["-c", "-b"])
+                    .arg(&file)
+                    .args([user, password])
+                    .status()
+                    .is_ok_and(|s| s.success());
+                if !require(ok, "`mosquitto_passwd`") {
+                    return None;
+                }
+                // Started as root, Mosquitto reads the file as user `mosquitto`.
+                use std::os::unix::fs::PermissionsExt;
+                let open = std::fs::Permissions::from_mode(0o755);
+                std::fs::set_permissions(dir.path(), open).unwrap();
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+                conf_text.push_str(&format!(
+                    "allow_anonymous false\npassword_file {}\n",
+                    file.display()
+                ));
+            }
+        }
         let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages 0\nlog_dest stderr\n"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&conf, conf_text).unwrap();
         let log = std::fs::File::create(dir.path().join("mosquitto.log")).unwrap();
         let child = Command::new(exe)
             .arg("-c")
@@ -428,9 +589,13 @@ impl Drop for Mosquitto {
     }
 }
 
-/// Publishes [`MESSAGES`] QoS 1 messages on a thread of its own; returns once the broker
+/// Publishes `n` QoS 1 messages on a thread of its own; returns once the broker
 /// acknowledged them all.
-fn publish_mqtt(port: u16) -> std::thread::JoinHandle<Duration> {
+fn publish_mqtt(
+    port: u16,
+    n: u64,
+    login: Option<(&'static str, &'static str)>,
+) -> std::thread::JoinHandle<Duration> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -443,10 +608,13 @@ fn publish_mqtt(port: u16) -> std::thread::JoinHandle<Duration> {
             options
                 .set_keep_alive(Duration::from_secs(30))
                 .set_inflight(500);
+            if let Some((user, password)) = login {
+                options.set_credentials(user, password);
+            }
             let (client, mut eventloop) = AsyncClient::new(options, 1000);
             let sender = client.clone();
             let send = tokio::spawn(async move {
-                for seq in 0..MESSAGES {
+                for seq in 0..n {
                     let topic = format!("keel-it/plant-{}/meter", seq % 7);
                     sender
                         .publish(topic, QoS::AtLeastOnce, false, payload(seq))
@@ -455,7 +623,7 @@ fn publish_mqtt(port: u16) -> std::thread::JoinHandle<Duration> {
                 }
             });
             let mut acked = 0;
-            while acked < MESSAGES {
+            while acked < n {
                 match eventloop.poll().await {
                     Ok(Event::Incoming(Packet::PubAck(_))) => acked += 1,
                     Ok(_) => {}

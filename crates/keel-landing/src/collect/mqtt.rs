@@ -8,9 +8,10 @@
 //!               seal: drop known keys ──► temporal batch ──► persistent::load
 //! ```
 //!
-//! The broker keeps only a few unacknowledged messages in flight (Mosquitto: 20), so an
-//! acknowledgement cannot wait for a whole object to land. A message is acknowledged once it
-//! is durable in the open segment, a plain file next to the temporal batches (never a
+//! A broker bounds the unacknowledged messages it sends (Mosquitto's `max_inflight_messages`
+//! is 20 by default), so an acknowledgement cannot wait for a whole object to land. (The bound
+//! is not to be relied on either: Mosquitto 2.0.11 had 4,751 messages in flight to a resumed
+//! session here.) A message is acknowledged once it is durable in the open segment, a plain file next to the temporal batches (never a
 //! folder: [`crate::temporal::pending_batches`] treats every folder as a batch). A crash
 //! leaves at most a torn last line, of a message that was not acknowledged and comes again.
 //! The segment is sealed into a temporal batch when it holds `batch_messages` messages, when
@@ -87,18 +88,18 @@ pub async fn collect(ctx: &Ctx<'_>, spec: &MqttSpec) -> Result<CollectReport> {
     }
     crate::persistent::load(ctx.lake, ctx.catalog, ctx.source, ctx.run_id)?;
 
-    let (client, mut events, eventloop) = connect(&settings);
+    let mut connection = Connection::open(&settings)
+        .map_err(|e| ctx.failed(&secrets, format!("cannot subscribe: {e}")))?;
     let received = receive(
         ctx,
         &settings,
         &secrets,
-        &client,
-        &mut events,
+        &mut connection,
         &mut segment,
         &mut report,
     )
     .await;
-    disconnect(&client, events, eventloop).await;
+    connection.close().await;
     // Whatever ended the collection, what was acknowledged is durable: land it.
     let sealed = segment.seal(ctx, &settings, &mut report);
     received?;
@@ -207,48 +208,139 @@ enum Inbound {
     Closed(Option<String>),
 }
 
-/// Starts the connection: the event loop runs in its own task (it must be polled all the
-/// time, also while a segment is being sealed) and forwards what the collection needs.
-fn connect(
-    settings: &Settings,
-) -> (
-    AsyncClient,
-    mpsc::Receiver<Inbound>,
-    tokio::task::JoinHandle<()>,
-) {
-    let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
-    options
-        .set_clean_session(false)
-        .set_manual_acks(true)
-        .set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(MAX_PACKET, MAX_PACKET);
-    if let Some((u, p)) = &settings.credentials {
-        options.set_credentials(u, p);
+/// An MQTT connection. The event loop runs in a task of its own and forwards what the
+/// collection needs; acknowledgements go through another task. The collection never awaits
+/// the event loop: a broker may send far more than its in-flight window promises (Mosquitto
+/// 2.0 sent thousands to a resumed session), and a collection blocked on an acknowledgement
+/// while the event loop is blocked on a full inbound channel would wait forever.
+struct Connection {
+    client: AsyncClient,
+    /// Bounded: a flood (of QoS 0 messages, say) stalls the socket instead of filling memory.
+    events: mpsc::Receiver<Inbound>,
+    acks: Option<mpsc::UnboundedSender<Vec<Publish>>>,
+    acker: tokio::task::JoinHandle<()>,
+    eventloop: tokio::task::JoinHandle<()>,
+}
+
+impl Connection {
+    /// Starts connecting and subscribing (the outcome comes as [`Inbound`] events).
+    fn open(settings: &Settings) -> std::result::Result<Connection, rumqttc::ClientError> {
+        let mut options = MqttOptions::new(&settings.client_id, &settings.host, settings.port);
+        options
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_keep_alive(Duration::from_secs(30))
+            .set_max_packet_size(MAX_PACKET, MAX_PACKET);
+        if let Some((u, p)) = &settings.credentials {
+            options.set_credentials(u, p);
+        }
+        let (client, mut eventloop) = AsyncClient::new(options, 1024);
+        // Queued before the event loop runs: a connection refused at once must not turn
+        // into a "cannot send the subscription" that hides the reason.
+        let filters = settings
+            .topics
+            .iter()
+            .map(|t| SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
+        client.try_subscribe_many(filters)?;
+        let (tx, events) = mpsc::channel(1024);
+        let eventloop = tokio::spawn(async move {
+            loop {
+                let inbound = match eventloop.poll().await {
+                    Ok(Event::Incoming(Packet::Publish(p))) => Inbound::Message(p),
+                    Ok(Event::Incoming(Packet::SubAck(s))) => Inbound::Subscribed(s.return_codes),
+                    Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                        let _ = tx.send(Inbound::Closed(None)).await;
+                        return;
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        let message = match e {
+                            rumqttc::ConnectionError::ConnectionRefused(code) => format!(
+                                "the broker refused the connection ({code:?}); check \
+                                 `collector.username`, `collector.password` and \
+                                 `collector.client_id`"
+                            ),
+                            e => e.to_string(),
+                        };
+                        let _ = tx.send(Inbound::Closed(Some(message))).await;
+                        return;
+                    }
+                };
+                if tx.send(inbound).await.is_err() {
+                    return;
+                }
+            }
+        });
+        let (acks, mut to_ack) = mpsc::unbounded_channel::<Vec<Publish>>();
+        let acker_client = client.clone();
+        let acker = tokio::spawn(async move {
+            while let Some(group) = to_ack.recv().await {
+                for p in &group {
+                    // Fails only when the event loop ended; the broker then sends the
+                    // message again, and it is recognised at seal time.
+                    if acker_client.ack(p).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Connection {
+            client,
+            events,
+            acks: Some(acks),
+            acker,
+            eventloop,
+        })
     }
-    let (client, mut eventloop) = AsyncClient::new(options, 1024);
-    // Bounded: a flood of QoS 0 messages stalls the socket instead of filling memory.
-    let (tx, rx) = mpsc::channel(1024);
-    let task = tokio::spawn(async move {
+
+    /// Queues the acknowledgement of messages that are durable.
+    fn acknowledge(&self, group: &[Publish]) {
+        // Only the packet id and QoS matter to an acknowledgement: drop topics and payloads.
+        let light = group
+            .iter()
+            .map(|p| {
+                let mut a = Publish::new("", p.qos, Vec::new());
+                a.pkid = p.pkid;
+                a
+            })
+            .collect();
+        if let Some(acks) = &self.acks {
+            let _ = acks.send(light);
+        }
+    }
+
+    /// Sends the queued acknowledgements, then DISCONNECT, and waits (briefly) for the event
+    /// loop to write them. Messages that arrive meanwhile are not acknowledged: they stay in
+    /// the broker's session for the next collection.
+    async fn close(mut self) {
+        let deadline = Instant::now() + DISCONNECT_TIMEOUT;
+        self.acks = None;
+        let mut acker = self.acker;
+        // Keep draining the inbound channel so that the event loop can take the acks.
         loop {
-            let inbound = match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => Inbound::Message(p),
-                Ok(Event::Incoming(Packet::SubAck(s))) => Inbound::Subscribed(s.return_codes),
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => {
-                    let _ = tx.send(Inbound::Closed(None)).await;
-                    return;
-                }
-                Ok(_) => continue,
-                Err(e) => {
-                    let _ = tx.send(Inbound::Closed(Some(e.to_string()))).await;
-                    return;
-                }
-            };
-            if tx.send(inbound).await.is_err() {
-                return;
+            tokio::select! {
+                _ = &mut acker => break,
+                e = self.events.recv() => if e.is_none() { break },
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
-    });
-    (client, rx, task)
+        acker.abort();
+        if self.client.try_disconnect().is_ok() {
+            while let Ok(Some(e)) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+                if matches!(e, Inbound::Closed(_)) {
+                    break;
+                }
+            }
+        }
+        drop(self.events);
+        let abort = self.eventloop.abort_handle();
+        if tokio::time::timeout_at(deadline, self.eventloop)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
 }
 
 /// Receives until `idle` passes without a message, appending to the segment, acknowledging
@@ -257,19 +349,10 @@ async fn receive(
     ctx: &Ctx<'_>,
     settings: &Settings,
     secrets: &Secrets,
-    client: &AsyncClient,
-    events: &mut mpsc::Receiver<Inbound>,
+    connection: &mut Connection,
     segment: &mut Segment,
     report: &mut CollectReport,
 ) -> Result<()> {
-    let filters = settings
-        .topics
-        .iter()
-        .map(|t| SubscribeFilter::new(t.clone(), QoS::AtLeastOnce));
-    client
-        .subscribe_many(filters)
-        .await
-        .map_err(|e| ctx.failed(secrets, format!("cannot subscribe: {e}")))?;
     let started = Instant::now();
     let mut subscribed = false;
     let mut last_message = started;
@@ -284,11 +367,14 @@ async fn receive(
         let deadline = age_at.map_or(idle_at, |a| a.min(idle_at));
         let next = match stash.pop_front() {
             Some(e) => Some(e),
-            None => match tokio::time::timeout_at(deadline, events.recv()).await {
+            None => match tokio::time::timeout_at(deadline, connection.events.recv()).await {
                 Ok(e) => e,
                 Err(_) => {
                     if age_at.is_some_and(|a| a <= Instant::now()) {
+                        let waited = Instant::now().saturating_duration_since(last_message);
                         segment.seal(ctx, settings, report)?;
+                        // Time spent landing is not time without messages.
+                        last_message = Instant::now().checked_sub(waited).unwrap_or(last_message);
                         continue;
                     }
                     if !subscribed {
@@ -338,8 +424,13 @@ async fn receive(
             }
             Some(Inbound::Message(first)) => {
                 let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match events.try_recv() {
+                // An object holds at most `batch_messages` messages.
+                let room = settings
+                    .batch_messages
+                    .saturating_sub(segment.messages)
+                    .clamp(1, MAX_GROUP);
+                while group.len() < room {
+                    match connection.events.try_recv() {
                         Ok(Inbound::Message(p)) => group.push(p),
                         Ok(other) => {
                             stash.push_back(other);
@@ -356,12 +447,7 @@ async fn receive(
                 }
                 segment.append(&lines, group.len())?;
                 crash_point("mqtt: messages synced, not acknowledged");
-                for p in &group {
-                    // A lost acknowledgement only means a redelivery, recognised at seal time.
-                    if let Err(e) = client.ack(p).await {
-                        tracing::debug!(source = ctx.source, "acknowledgement not sent: {e}");
-                    }
-                }
+                connection.acknowledge(&group);
                 last_message = Instant::now();
                 // Checked here too: under a steady flow the receive never times out.
                 let old = segment
@@ -369,35 +455,10 @@ async fn receive(
                     .is_some_and(|t| t + settings.batch_age <= last_message);
                 if segment.messages >= settings.batch_messages || old {
                     segment.seal(ctx, settings, report)?;
+                    last_message = Instant::now();
                 }
             }
         }
-    }
-}
-
-/// Sends DISCONNECT after the acknowledgements queued before it and waits (briefly) for the
-/// event loop to write it; messages that arrive meanwhile are not acknowledged and stay with
-/// the broker, in the session, for the next collection.
-async fn disconnect(
-    client: &AsyncClient,
-    mut events: mpsc::Receiver<Inbound>,
-    eventloop: tokio::task::JoinHandle<()>,
-) {
-    let abort = eventloop.abort_handle();
-    if client.try_disconnect().is_ok() {
-        let deadline = Instant::now() + DISCONNECT_TIMEOUT;
-        while let Ok(Some(e)) = tokio::time::timeout_at(deadline, events.recv()).await {
-            if matches!(e, Inbound::Closed(_)) {
-                break;
-            }
-        }
-    }
-    drop(events);
-    if tokio::time::timeout(DISCONNECT_TIMEOUT, eventloop)
-        .await
-        .is_err()
-    {
-        abort.abort();
     }
 }
 

@@ -95,6 +95,12 @@ impl Settings {
         let url = ctx.expand(secrets, "url", &spec.url)?;
         let mut parsed = url::Url::parse(&url)
             .map_err(|e| ctx.config(secrets.redact(&format!("key `collector.url`: {e}"))))?;
+        if parsed.scheme() != "nats" {
+            return Err(ctx.config(format!(
+                "key `collector.url`: scheme `{}` is not `nats://`",
+                parsed.scheme()
+            )));
+        }
         if let Some(p) = parsed.password() {
             secrets.add(p);
         }
