@@ -156,9 +156,12 @@ fn validate_collector(project: &Project, source: &Source) -> Result<()> {
         crate::schedule::parse_duration(v).map_err(|m| err(format!("key `collector.{key}`: {m}")))
     };
     let scheme = |key: &str, url: &str, allowed: &[&str]| {
-        let ok = url
-            .split_once("://")
-            .is_some_and(|(s, _)| allowed.contains(&s));
+        // A URL that starts with `${ENV}` gets its scheme when the collector expands it,
+        // and the collector checks it then.
+        let ok = url.starts_with("${")
+            || url
+                .split_once("://")
+                .is_some_and(|(s, _)| allowed.contains(&s));
         if ok {
             Ok(())
         } else {

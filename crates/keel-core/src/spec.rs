@@ -120,11 +120,11 @@ pub enum CollectorSpec {
         done_suffix: Option<String>,
     },
     /// An HTTP API, paged and windowed by a watermark.
-    Http(HttpSpec),
+    Http(Box<HttpSpec>),
     /// A table or query of PostgreSQL, MariaDB/MySQL or SQLite.
     Sql(SqlSpec),
     /// MQTT topics (QoS 1, persistent session).
-    Mqtt(MqttSpec),
+    Mqtt(Box<MqttSpec>),
     /// A NATS JetStream stream, read by a durable consumer.
     Nats(NatsSpec),
 }
@@ -252,13 +252,15 @@ pub struct SqlSpec {
     /// A query, instead of a table; incremental mode wraps it.
     #[serde(default)]
     pub query: Option<String>,
-    /// Without a cursor every run takes a full snapshot; with one, only rows whose cursor
-    /// is in `[last saved value - lag, now)` are taken (an id or an `updated_at` column).
+    /// Without a cursor every run takes a full snapshot; with one (an id or an
+    /// `updated_at` column), each run takes the closed-open window `[lo, hi)`: `lo` is the
+    /// `hi` saved by the last landed run, `hi` is the database's `now()` minus `lag` for
+    /// timestamps (cut to the whole second) or `max(cursor) + 1 - lag` for numbers.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Rows re-read below the saved cursor, so that rows committed late with an older
-    /// cursor value are not missed (same unit as the cursor: a number, or seconds for
-    /// timestamps). Duplicates are removed downstream by key.
+    /// How far `hi` stays behind the newest cursor value, so that rows committed late with
+    /// a cursor value below it are still taken by the next run (a number, or seconds for
+    /// timestamps; default 0).
     #[serde(default)]
     pub lag: Option<f64>,
     /// Rows per landed object (default 100000).

@@ -143,7 +143,7 @@ async fn watch(project: &Project, args: &RunArgs, tick: Duration) -> anyhow::Res
 }
 
 fn humantime_like(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{}s", d.as_secs())
     } else {
         format!("{}ms", d.as_millis())
