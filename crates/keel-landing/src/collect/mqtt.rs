@@ -786,7 +786,7 @@ mod tests {
     fn object_names_hold_no_source_text() {
         assert_eq!(
             object_name("mqtt", "2026-03-04T05:06:07.123456Z", 42),
-            "mqtt_20260304T050607.123456Z_42.ndjson"
+            "mqtt_20260304T050607123456Z_42.ndjson"
         );
     }
 }
