@@ -43,9 +43,13 @@ pub fn main() -> ExitCode {
 }
 
 fn init_tracing(verbose: u8) {
+    // delta-rs warns on every MERGE about a metric its own plan does not report: noise
+    // that says nothing about the user's data, so it is hidden unless asked for (-vv).
     let default = match verbose {
-        0 => "warn",
-        1 => "info,datafusion=warn,deltalake=warn",
+        0 => "warn,deltalake_core::operations::merge=error",
+        1 => {
+            "info,datafusion=warn,deltalake=warn,deltalake_core=warn,deltalake_core::operations::merge=error"
+        }
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")

@@ -102,14 +102,29 @@ pub async fn write(
     mode: WriteMode,
     txn: Option<&Txn>,
 ) -> Result<i64> {
-    let table = match open(path).await? {
+    let builder = open_or_new(path).await?.write(batches);
+    commit_write(path, builder, mode, txn).await
+}
+
+/// The table at `path`, or a handle to create one there.
+async fn open_or_new(path: &Path) -> Result<DeltaTable> {
+    Ok(match open(path).await? {
         Some(table) => table,
         // Not loaded: loading a location without a log is an error the kernel logs.
         None => deltalake::DeltaTableBuilder::from_url(table_url(path)?)
             .and_then(|b| b.build())
             .map_err(delta_err(path))?,
-    };
-    let mut builder = table.write(batches).with_save_mode(match mode {
+    })
+}
+
+/// Runs a write with keel's save mode, schema mode and `txn`; returns the new version.
+async fn commit_write(
+    path: &Path,
+    builder: deltalake::operations::write::WriteBuilder,
+    mode: WriteMode,
+    txn: Option<&Txn>,
+) -> Result<i64> {
+    let mut builder = builder.with_save_mode(match mode {
         WriteMode::Append => SaveMode::Append,
         WriteMode::Overwrite => SaveMode::Overwrite,
     });
@@ -135,29 +150,15 @@ pub async fn write_plan(
     mode: WriteMode,
     txn: Option<&Txn>,
 ) -> Result<i64> {
-    let table = match open(path).await? {
-        Some(table) => table,
-        None => deltalake::DeltaTableBuilder::from_url(table_url(path)?)
-            .and_then(|b| b.build())
-            .map_err(delta_err(path))?,
-    };
     let state = datafusion::execution::SessionStateBuilder::new_from_existing(state)
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
-    let mut builder = table
+    let builder = open_or_new(path)
+        .await?
         .write(Vec::new())
         .with_input_plan(plan)
-        .with_session_state(Arc::new(state))
-        .with_save_mode(match mode {
-            WriteMode::Append => SaveMode::Append,
-            WriteMode::Overwrite => SaveMode::Overwrite,
-        });
-    if mode == WriteMode::Overwrite {
-        builder = builder.with_schema_mode(SchemaMode::Overwrite);
-    }
-    builder = builder.with_commit_properties(commit_properties(txn));
-    let table = builder.await.map_err(delta_err(path))?;
-    Ok(table.version().map(|v| v as i64).unwrap_or(0))
+        .with_session_state(Arc::new(state));
+    commit_write(path, builder, mode, txn).await
 }
 
 /// Upserts `batches` into the table at `path` by the `keys` columns: rows whose key exists
