@@ -30,8 +30,8 @@ type Shared = Arc<Mutex<ServerState>>;
 const PAGES: u64 = 3;
 
 /// `/items?from=&to=&page=`: three pages of records per window, then an empty page. The
-/// first request of page 1 answers 500, of page 2 stalls past the client's timeout, and
-/// page 3 is always slow (but inside the timeout).
+/// first request of page 1 answers 500, of page 2 stalls past the client's timeout, of the
+/// empty page 4 answers 429, and page 3 is always slow (but inside the timeout).
 async fn items(
     State(state): State<Shared>,
     headers: HeaderMap,
@@ -53,6 +53,14 @@ async fn items(
     };
     match (page, hit) {
         (1, 1) => return (StatusCode::INTERNAL_SERVER_ERROR, "try again").into_response(),
+        (4, 1) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "0")],
+                "slow down",
+            )
+                .into_response();
+        }
         (2, 1) => tokio::time::sleep(Duration::from_millis(1500)).await,
         (3, _) => tokio::time::sleep(Duration::from_millis(150)).await,
         _ => {}
@@ -214,6 +222,7 @@ async fn every_page_lands_once_despite_500s_timeouts_and_slow_pages() {
         assert_eq!(hits[&(from.to_string(), 1)], 2, "{from} page 1");
         assert_eq!(hits[&(from.to_string(), 2)], 2, "{from} page 2");
         assert_eq!(hits[&(from.to_string(), 3)], 1, "{from} page 3");
+        assert_eq!(hits[&(from.to_string(), 4)], 2, "{from} page 4 (429 first)");
     }
     assert_eq!(
         f.catalog.source_state("api", http::WATERMARK).unwrap(),

@@ -310,3 +310,32 @@ fn a_bad_schedule_names_the_file_and_key() {
         "{err}"
     );
 }
+
+#[test]
+fn a_flipped_byte_in_the_raw_store_is_detected_on_read() {
+    let dir = project("");
+    let p = dir.path();
+    write(p, "d.csv", "id,value\n1,1\n2,2\n");
+    keel_ok(p, &["collect"]);
+    keel_ok(p, &["land"]);
+    let stored = &versions(p, "d.csv")[0];
+    let path = p
+        .join("lake")
+        .join(stored["persistent_path"].as_str().unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[10] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let out = keel(p, &["format"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("does not match its sha256")
+            && err.contains(stored["object_id"].as_str().unwrap()),
+        "{err}"
+    );
+    // Nothing was formatted from the altered object.
+    assert_eq!(
+        crate::support::sql_i64(p, "SELECT count(*) FROM keel_catalog.ledger"),
+        0
+    );
+}
