@@ -8,7 +8,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{CoreError, Result};
 use crate::lake::Lake;
-use crate::spec::{CollectorSpec, ColumnType, GlossarySpec, ModelSpec, ProjectSpec, SourceSpec};
+use crate::spec::{
+    CollectorSpec, ColumnType, FormatKind, GlossarySpec, ModelSpec, ProjectSpec, SourceSpec,
+};
 
 /// The name of the project file.
 pub const PROJECT_FILE: &str = "keel.toml";
@@ -303,6 +305,7 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
             "key `format.dialects`: declare at least one dialect".into()
         ));
     }
+    validate_format(source)?;
     for (i, d) in source.spec.format.dialects.iter().enumerate() {
         for (canonical, from) in &d.columns {
             if !names.contains(canonical.as_str()) {
@@ -324,6 +327,39 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
                     c.name
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks the keys of `[format]` that only some kinds of format take.
+fn validate_format(source: &Source) -> Result<()> {
+    let err = |msg: String| CoreError::config(&source.path, msg);
+    let format = &source.spec.format;
+    if format.max_uncompressed_bytes == 0 {
+        return Err(err(
+            "key `format.max_uncompressed_bytes`: must be more than 0".into(),
+        ));
+    }
+    for (i, d) in format.dialects.iter().enumerate() {
+        if format.kind != FormatKind::Xlsx {
+            let key = if d.sheet.is_some() {
+                Some("sheet")
+            } else if d.header_row.is_some() {
+                Some("header_row")
+            } else {
+                None
+            };
+            if let Some(key) = key {
+                return Err(err(format!(
+                    "key `format.dialects[{i}].{key}`: only an `xlsx` format has sheets"
+                )));
+            }
+        }
+        if d.header_row == Some(0) {
+            return Err(err(format!(
+                "key `format.dialects[{i}].header_row`: rows are numbered from 1"
+            )));
         }
     }
     Ok(())

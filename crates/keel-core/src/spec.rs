@@ -359,10 +359,37 @@ fn default_idle() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FormatSpec {
-    /// `csv` (any delimited text), `json` or `ndjson`.
+    /// `csv` (any delimited text), `json`, `ndjson`, `parquet` or `xlsx`.
     pub kind: FormatKind,
+    /// How objects are compressed: `auto` (the default: gzip and zip recognised by their
+    /// first bytes, never by the file name), `none`, `gzip` or `zip`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// Most bytes one compressed object may expand to (all zip members together); an
+    /// object past it is quarantined with rule `size_limit` (default 4 GiB).
+    #[serde(default = "default_max_uncompressed_bytes")]
+    pub max_uncompressed_bytes: u64,
     /// One or more dialects; an object uses the first whose `match` glob fits its path.
     pub dialects: Vec<DialectSpec>,
+}
+
+fn default_max_uncompressed_bytes() -> u64 {
+    4 << 30
+}
+
+/// How the objects of a source are compressed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Recognised by the object's first bytes: gzip (`1f 8b`), zip (`PK 03 04`), else none.
+    #[default]
+    Auto,
+    /// Read as is.
+    None,
+    /// gzip, one or more members; a stream that is not gzip is quarantined.
+    Gzip,
+    /// A zip archive: each member (whose path matches a dialect) is read as its own input.
+    Zip,
 }
 
 /// Format families.
@@ -376,6 +403,20 @@ pub enum FormatKind {
     /// Newline-delimited JSON (JSON Lines): one JSON object per line, as the `sql`
     /// collector lands table rows.
     Ndjson,
+    /// Apache Parquet; columns are mapped by name and cast to the canonical types.
+    Parquet,
+    /// An Excel workbook (`.xlsx`): one sheet, a header row, then one record per row.
+    Xlsx,
+}
+
+/// A worksheet of a workbook: its name, or its index counted from 0.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum SheetRef {
+    /// Index in the workbook, counted from 0.
+    Index(usize),
+    /// Name as shown on the sheet's tab.
+    Name(String),
 }
 
 /// A dialect: how one family of files of a source is written.
@@ -411,6 +452,13 @@ pub struct DialectSpec {
     /// JSON: dotted path to the records or columns (empty: the document root).
     #[serde(default)]
     pub path: Option<String>,
+    /// xlsx: the worksheet to read (default the first).
+    #[serde(default)]
+    pub sheet: Option<SheetRef>,
+    /// xlsx: the spreadsheet row number (from 1) of the header; rows above it are skipped
+    /// (default: the first row that is not empty).
+    #[serde(default)]
+    pub header_row: Option<u32>,
     /// Canonical column ← where its value comes from.
     pub columns: BTreeMap<String, ColumnSource>,
 }

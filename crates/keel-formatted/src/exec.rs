@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use keel_catalog::Catalog;
 use keel_catalog::datasets::{Dataset, DatasetVersion};
 use keel_catalog::ledger::LedgerEntry;
@@ -16,8 +17,9 @@ use keel_core::spec::FormatKind;
 use keel_engine::delta::{self, Txn, WriteMode};
 use sha2::{Digest, Sha256};
 
+use crate::compression::{self, Input};
 use crate::convert::convert;
-use crate::parse::{self, Rejection};
+use crate::parse::{self, Converted};
 use crate::plan::SourcePlan;
 use crate::rows::{QuarantineRow, Row, quarantine_batch, to_batch};
 use crate::{FormattedError, Result};
@@ -198,7 +200,8 @@ fn parse_chunk(
         replaced: 0,
         bytes: 0,
     };
-    let mut by_key: HashMap<String, usize> = HashMap::new();
+    // Key → (index in `chunk.rows`, index of its object in the chunk).
+    let mut by_key: HashMap<String, (usize, usize)> = HashMap::new();
     for object in objects {
         let path = project.lake.root().join(&object.persistent_path);
         let bytes = fs_err::read(&path)?;
@@ -209,46 +212,25 @@ fn parse_chunk(
             });
         }
         chunk.bytes += bytes.len() as u64;
-        let object_id: Arc<str> = Arc::from(object.object_id.as_str());
         let ingested_at = chrono::DateTime::parse_from_rfc3339(&object.ingested_at)
             .map(|t| t.timestamp_micros())
             .unwrap_or(0);
-        let (dialect_name, parsed) = match plan.dialect_for(&object.original_path) {
-            Some(dialect) => {
-                let parsed = match plan.kind {
-                    FormatKind::Csv => {
-                        parse::csv::parse(&bytes, dialect, &plan.columns, &object.original_name)
-                    }
-                    FormatKind::Json => {
-                        parse::json::parse(&bytes, dialect, &plan.columns, &object.original_name)
-                    }
-                    FormatKind::Ndjson => {
-                        parse::ndjson::parse(&bytes, dialect, &plan.columns, &object.original_name)
-                    }
-                };
-                let converted = parsed
-                    .into_iter()
-                    .map(|r| {
-                        r.and_then(|r| convert(&r, dialect, &plan.columns).map(|v| (r.line, v)))
-                    })
-                    .collect::<Vec<_>>();
-                (dialect.name.clone(), converted)
+        let batch_size = project.spec.engine.batch_size.max(1);
+        let inputs = read_object(plan, object, Bytes::from(bytes), batch_size);
+        let mut dialects: Vec<&str> = Vec::new();
+        for input in &inputs {
+            if !dialects.contains(&&*input.dialect) {
+                dialects.push(&input.dialect);
             }
-            None => (
-                "-".to_string(),
-                vec![Err(Rejection {
-                    line: 0,
-                    raw: parse::clip(&String::from_utf8_lossy(&bytes)),
-                    column: None,
-                    rule: "no_dialect".into(),
-                    reason: format!(
-                        "no dialect of the source matches `{}`",
-                        object.original_path
-                    ),
-                })],
-            ),
-        };
-        let dialect: Arc<str> = Arc::from(dialect_name.as_str());
+        }
+        let dialect_name = dialects.join("+");
+        let records = inputs.into_iter().flat_map(|input| {
+            let (reference, dialect) = (input.reference, input.dialect);
+            input
+                .rows
+                .into_iter()
+                .map(move |r| (r, reference.clone(), dialect.clone()))
+        });
         let mut entry = LedgerEntry {
             object_id: object.object_id.clone(),
             table_name: plan.table.clone(),
@@ -260,7 +242,8 @@ fn parse_chunk(
             rows_duplicate: 0,
             delta_version: 0,
         };
-        for record in parsed {
+        let object_index = chunk.entries.len();
+        for (record, reference, dialect) in records {
             entry.rows_read += 1;
             match record {
                 Ok((line, values)) => {
@@ -271,12 +254,15 @@ fn parse_chunk(
                             .map(|&k| values[k].key_part())
                             .collect::<Vec<_>>()
                             .join("\u{1f}");
-                        if let Some(prev) = by_key.insert(key, chunk.rows.len()) {
-                            // The later record of a key wins. Within one object the earlier
-                            // one is a duplicate; across objects it was accepted when its own
-                            // object was read, and a later version replaces it.
-                            if let Some(old) = chunk.rows[prev].take() {
-                                if old.object == object_id {
+                        if let Some((prev, prev_object)) =
+                            by_key.insert(key, (chunk.rows.len(), object_index))
+                        {
+                            // The later record of a key wins. Within one object (all members
+                            // of an archive together) the earlier one is a duplicate; across
+                            // objects it was accepted when its own object was read, and a
+                            // later version replaces it.
+                            if chunk.rows[prev].take().is_some() {
+                                if prev_object == object_index {
                                     entry.rows_duplicate += 1;
                                     entry.rows_written -= 1;
                                 } else {
@@ -288,7 +274,7 @@ fn parse_chunk(
                     entry.rows_written += 1;
                     chunk.rows.push(Some(Row {
                         values,
-                        object: object_id.clone(),
+                        object: reference,
                         line,
                         ingested_at,
                     }));
@@ -296,13 +282,13 @@ fn parse_chunk(
                 Err(rejection) => {
                     entry.rows_quarantined += 1;
                     chunk.quarantine.push(QuarantineRow {
-                        object: object_id.clone(),
+                        object: reference,
                         line: rejection.line,
                         column: rejection.column,
                         rule: rejection.rule,
                         reason: rejection.reason,
                         raw: rejection.raw,
-                        dialect: dialect.clone(),
+                        dialect,
                         ingested_at,
                         run_id: run_id.clone(),
                     });
@@ -313,6 +299,124 @@ fn parse_chunk(
         on_object();
     }
     Ok(chunk)
+}
+
+/// The rows of one input of an object: the object itself, its gzip content, or one member
+/// of its zip archive.
+struct InputRows {
+    /// `object_id`, or `object_id!member` for a zip member: what rows and quarantine name.
+    reference: Arc<str>,
+    /// The dialect read with (`-` when none).
+    dialect: Arc<str>,
+    rows: Converted,
+}
+
+/// Decompresses an object (gzip, zip) and reads each of its inputs with its dialect. An
+/// object whose compressed stream cannot be verified yields one object-level rejection
+/// and no rows.
+fn read_object(
+    plan: &SourcePlan,
+    object: &LandingObject,
+    bytes: Bytes,
+    batch_size: usize,
+) -> Vec<InputRows> {
+    let object_ref: Arc<str> = Arc::from(object.object_id.as_str());
+    let mut out = Vec::new();
+    let path = object.original_path.as_str();
+    // An object `a.csv.gz` is matched as `a.csv.gz` and as `a.csv` (whatever its content:
+    // what it holds is found from its bytes, not its name).
+    let inner = [".gz", ".gzip"]
+        .iter()
+        .find_map(|ext| path.strip_suffix(ext))
+        .unwrap_or(path);
+    let read = compression::inputs(
+        &bytes,
+        plan.compression,
+        plan.kind,
+        plan.max_uncompressed_bytes,
+        &mut |input| {
+            out.push(match input {
+                Input::Whole(data) => read_input(
+                    plan,
+                    object_ref.clone(),
+                    &[path, inner],
+                    &object.original_name,
+                    data,
+                    batch_size,
+                ),
+                Input::Member { name, bytes } => {
+                    let base = name.rsplit('/').next().unwrap_or(name);
+                    read_input(
+                        plan,
+                        Arc::from(format!("{}!{name}", object.object_id)),
+                        &[name, &format!("{path}/{name}"), path],
+                        base,
+                        bytes,
+                        batch_size,
+                    )
+                }
+                Input::Refused { name, rejection } => InputRows {
+                    reference: Arc::from(format!("{}!{name}", object.object_id)),
+                    dialect: Arc::from("-"),
+                    rows: vec![Err(rejection)],
+                },
+            })
+        },
+    );
+    if let Err(rejection) = read {
+        let dialect = plan.dialect_for(path).map_or("-", |d| d.name.as_str());
+        out = vec![InputRows {
+            reference: object_ref,
+            dialect: Arc::from(dialect),
+            rows: vec![Err(rejection)],
+        }];
+    }
+    out
+}
+
+/// Reads one input with the first dialect matching one of its `paths` (a zip member is
+/// matched by its name in the archive, by that name under the archive's path, and by the
+/// archive's path).
+fn read_input(
+    plan: &SourcePlan,
+    reference: Arc<str>,
+    paths: &[&str],
+    original_name: &str,
+    data: Bytes,
+    batch_size: usize,
+) -> InputRows {
+    let Some(dialect) = plan.dialect_for_any(paths) else {
+        return InputRows {
+            reference,
+            dialect: Arc::from("-"),
+            rows: parse::reject_whole(
+                "no_dialect",
+                parse::clip(&String::from_utf8_lossy(&data)),
+                format!("no dialect of the source matches `{}`", paths[0]),
+            ),
+        };
+    };
+    let columns = &plan.columns;
+    let text = |parsed: parse::Parsed| -> Converted {
+        parsed
+            .into_iter()
+            .map(|r| r.and_then(|r| convert(&r, dialect, columns).map(|v| (r.line, v))))
+            .collect()
+    };
+    let rows = match plan.kind {
+        FormatKind::Csv => text(parse::csv::parse(&data, dialect, columns, original_name)),
+        FormatKind::Json => text(parse::json::parse(&data, dialect, columns, original_name)),
+        FormatKind::Ndjson => text(parse::ndjson::parse(&data, dialect, columns, original_name)),
+        FormatKind::Parquet => {
+            parse::parquet::read(data, dialect, columns, original_name, batch_size)
+        }
+        FormatKind::Xlsx => parse::xlsx::read(&data, dialect, columns, original_name),
+    };
+    InputRows {
+        reference,
+        dialect: Arc::from(dialect.name.as_str()),
+        rows,
+    }
 }
 
 /// Registers the dataset and records its latest version, with the landing high-water mark

@@ -5,7 +5,9 @@
 //!
 //! ```text
 //!  SourceSpec ──plan──► SourcePlan (dialects, bindings, units, bounds, Arrow schema)
-//!  landing object ──parse::{csv,json,ndjson}──► RawRecord ──convert──► typed row | Rejection
+//!  landing object ──compression (gzip, zip members)──► inputs
+//!  input ──parse::{csv,json,ndjson}──► RawRecord ──convert──► typed row | Rejection
+//!  input ──parse::{parquet,xlsx}──► typed cells ──convert──► typed row | Rejection
 //!  rows of a chunk ──dedup by key──► Delta append or merge (txn-tagged) + quarantine
 //!                                     └─► ledger + dataset version in the catalog
 //! ```
@@ -15,13 +17,15 @@
 //!
 //! Crate organisation:
 //! - [`plan`]: a source's declaration validated and resolved.
-//! - [`parse`]: one module per format (`csv`, `json`, `ndjson`), yielding raw records with
-//!   their line and text.
+//! - [`compression`]: gzip and zip objects opened into inputs, bounded and verified.
+//! - [`parse`]: one module per format (`csv`, `json`, `ndjson`, `parquet`, `xlsx`),
+//!   yielding records with their line and raw text.
 //! - [`convert`]: typed values, units, null tokens, required and bounds rules.
 //! - [`units`]: unit conversion factors.
 //! - [`rows`]: typed rows and quarantine rows as Arrow batches.
 //! - [`exec`]: formatting the new objects of a source, chunk by chunk.
 
+pub mod compression;
 pub mod convert;
 pub mod exec;
 pub mod parse;

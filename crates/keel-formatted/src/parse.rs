@@ -1,9 +1,12 @@
-//! Parsers, one module per format. Each turns one landing object into raw records (one
-//! value per canonical column, as text, with the record's line and raw text) or rejections.
+//! Parsers, one module per format. The text formats turn one input into raw records (one
+//! value per canonical column, as text, with the record's line and raw text) or rejections;
+//! the typed formats (`parquet`, `xlsx`) cast their cells straight to canonical rows.
 
 pub mod csv;
 pub mod json;
 pub mod ndjson;
+pub mod parquet;
+pub mod xlsx;
 
 use std::borrow::Cow;
 
@@ -30,7 +33,8 @@ pub struct Rejection {
     /// The canonical column at fault, if one is.
     pub column: Option<String>,
     /// The rule broken: `field_count`, `encoding`, `parse_number`, `parse_date`, `required`,
-    /// `bounds`, `not_finite`, `missing_column`, `json_syntax`, ...
+    /// `bounds`, `not_finite`, `missing_column`, `json_syntax`, `compression`,
+    /// `size_limit`, `zip_path`, `parquet`, `xlsx`, `cell_error`, ...
     pub rule: String,
     /// A message for a person.
     pub reason: String,
@@ -38,6 +42,26 @@ pub struct Rejection {
 
 /// What parsing one object yields, record by record in file order.
 pub type Parsed = Vec<Result<RawRecord, Rejection>>;
+
+/// Canonical rows of one input with their line (or row number), or rejections, in order.
+pub type Converted = Vec<Result<(i64, Vec<crate::convert::Value>), Rejection>>;
+
+/// The value each canonical column takes from the input's original name (`from_name`
+/// bindings), computed once per input.
+pub fn name_values(dialect: &crate::plan::DialectPlan, original_name: &str) -> Vec<Option<String>> {
+    bound_values(dialect, dialect.bindings.len(), original_name, |_, _| None)
+}
+
+/// One rejection standing for a whole input (line 0).
+pub fn reject_whole(rule: &str, raw: String, reason: String) -> Converted {
+    vec![Err(Rejection {
+        line: 0,
+        raw,
+        column: None,
+        rule: rule.into(),
+        reason,
+    })]
+}
 
 /// Decodes `bytes` with `encoding` (a byte-order mark overrides it). Returns the text and
 /// whether invalid byte sequences were replaced.

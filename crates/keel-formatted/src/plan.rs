@@ -9,7 +9,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use encoding_rs::Encoding;
 use globset::{Glob, GlobMatcher};
 use keel_core::project::Source;
-use keel_core::spec::{ColumnType, FormatKind, JsonLayout};
+use keel_core::spec::{ColumnType, Compression, FormatKind, JsonLayout, SheetRef};
 use regex::Regex;
 
 use crate::{FormattedError, Result, units};
@@ -66,6 +66,10 @@ pub struct DialectPlan {
     pub layout: JsonLayout,
     /// JSON path to the data.
     pub path: Vec<String>,
+    /// xlsx: the worksheet (default the first).
+    pub sheet: Option<SheetRef>,
+    /// xlsx: the header's spreadsheet row number, from 1 (default the first non-empty row).
+    pub header_row: Option<u32>,
     /// One binding per canonical column (`None`: not provided by this dialect).
     pub bindings: Vec<Option<Binding>>,
 }
@@ -79,6 +83,10 @@ pub struct SourcePlan {
     pub table: String,
     /// Format family.
     pub kind: FormatKind,
+    /// How objects are compressed.
+    pub compression: Compression,
+    /// Most bytes one compressed object may expand to.
+    pub max_uncompressed_bytes: u64,
     /// Canonical columns.
     pub columns: Vec<CanonicalColumn>,
     /// Indexes of the key columns.
@@ -211,6 +219,8 @@ impl SourcePlan {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .collect(),
+                sheet: d.sheet.clone(),
+                header_row: d.header_row,
                 bindings,
             });
         }
@@ -219,6 +229,8 @@ impl SourcePlan {
             source: source.name.clone(),
             table: source.table().to_string(),
             kind: spec.format.kind,
+            compression: spec.format.compression,
+            max_uncompressed_bytes: spec.format.max_uncompressed_bytes,
             columns,
             keys,
             dialects,
@@ -228,9 +240,16 @@ impl SourcePlan {
 
     /// The dialect for an object at `original_path` (relative to the collector root).
     pub fn dialect_for(&self, original_path: &str) -> Option<&DialectPlan> {
+        self.dialect_for_any(&[original_path])
+    }
+
+    /// The first dialect whose glob matches any of `paths`: a compressed object is matched
+    /// under its own path and under the path of what it holds (`a.csv.gz` and `a.csv`; a zip
+    /// member `a.zip/b.csv` and the archive `a.zip`).
+    pub fn dialect_for_any(&self, paths: &[&str]) -> Option<&DialectPlan> {
         self.dialects
             .iter()
-            .find(|d| d.matcher.is_match(original_path))
+            .find(|d| paths.iter().any(|p| d.matcher.is_match(p)))
     }
 }
 
@@ -272,8 +291,8 @@ impl fmt::Display for SourcePlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "source `{}` → formatted.{} ({:?})",
-            self.source, self.table, self.kind
+            "source `{}` → formatted.{} ({:?}, compression {:?})",
+            self.source, self.table, self.kind, self.compression
         )?;
         for c in &self.columns {
             let key = self.keys.iter().any(|&k| self.columns[k].name == c.name);

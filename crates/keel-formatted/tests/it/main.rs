@@ -2,10 +2,12 @@
 //!
 //! Table of contents:
 //! - [`dialects`]: the three firmware dialects, line numbers, raw text and rules.
+//! - [`formats`]: gzip and zip objects, Parquet and Excel workbooks formatted into Delta.
 //! - [`ndjson`]: one JSON object per line, each line its own record or rejection.
 //! - [`spectrum`]: the csv-spectrum corner cases from `../shared/data/real`.
 
 mod dialects;
+mod formats;
 mod ndjson;
 mod spectrum;
 
