@@ -9,9 +9,9 @@ use std::borrow::Cow;
 
 use arrow::array::timezone::Tz;
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Date64Array, Float16Array, Float32Array,
-    Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, TimestampMicrosecondArray,
-    UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    Array, ArrayRef, BooleanArray, Date32Array, Date64Array, Float16Array, Float32Array,
+    Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, StringArray,
+    TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -100,14 +100,27 @@ pub fn read(
                 );
             }
         };
-        let arrays: Vec<Option<Column>> = field_of
-            .iter()
-            .map(|f| {
-                let f = (*f)?;
-                let array = batch.column_by_name(f)?;
-                Column::new(f, array).ok()
-            })
-            .collect();
+        let mut arrays: Vec<Option<Column>> = Vec::with_capacity(field_of.len());
+        for f in &field_of {
+            let Some(f) = *f else {
+                arrays.push(None);
+                continue;
+            };
+            let column = batch
+                .column_by_name(f)
+                .ok_or_else(|| format!("column `{f}` is missing from a batch"))
+                .and_then(|a| Column::new(f, a).map_err(|e| format!("column `{f}`: {e}")));
+            match column {
+                Ok(c) => arrays.push(Some(c)),
+                Err(reason) => {
+                    return reject_whole(
+                        "parquet",
+                        String::new(),
+                        format!("{reason}; none of the file's rows are taken"),
+                    );
+                }
+            }
+        }
         let shown: Vec<&Column> = arrays.iter().flatten().collect();
         for r in 0..batch.num_rows() {
             row_no += 1;
@@ -186,65 +199,63 @@ impl Column {
         if a.is_null(r) {
             return Cell::Null;
         }
-        macro_rules! int {
-            ($t:ty) => {
-                Cell::Int(i64::from(
-                    a.as_any().downcast_ref::<$t>().map_or(0, |a| a.value(r)),
-                ))
+        // The type was matched just before, so a failed downcast is a broken invariant; it
+        // still rejects the cell rather than inventing a value.
+        macro_rules! get {
+            ($t:ty, $f:expr) => {
+                match a.as_any().downcast_ref::<$t>() {
+                    Some(a) => $f(a.value(r)),
+                    None => unreadable(a),
+                }
             };
         }
         match a.data_type() {
-            DataType::Utf8 => Cell::Text(Cow::Borrowed(a.as_string::<i32>().value(r))),
-            DataType::Int8 => int!(Int8Array),
-            DataType::Int16 => int!(Int16Array),
-            DataType::Int32 => int!(Int32Array),
-            DataType::Int64 => int!(Int64Array),
-            DataType::UInt8 => int!(UInt8Array),
-            DataType::UInt16 => int!(UInt16Array),
-            DataType::UInt32 => int!(UInt32Array),
-            DataType::UInt64 => match downcast::<UInt64Array>(a).map(|a| a.value(r)) {
-                Some(v) => i64::try_from(v).map_or(Cell::Float(v as f64), Cell::Int),
-                None => Cell::Null,
-            },
+            DataType::Utf8 => get!(StringArray, |v| Cell::Text(Cow::Borrowed(v))),
+            DataType::Int8 => get!(Int8Array, |v| Cell::Int(i64::from(v))),
+            DataType::Int16 => get!(Int16Array, |v| Cell::Int(i64::from(v))),
+            DataType::Int32 => get!(Int32Array, |v| Cell::Int(i64::from(v))),
+            DataType::Int64 => get!(Int64Array, Cell::Int),
+            DataType::UInt8 => get!(UInt8Array, |v| Cell::Int(i64::from(v))),
+            DataType::UInt16 => get!(UInt16Array, |v| Cell::Int(i64::from(v))),
+            DataType::UInt32 => get!(UInt32Array, |v| Cell::Int(i64::from(v))),
+            DataType::UInt64 => get!(UInt64Array, |v: u64| i64::try_from(v)
+                .map_or(Cell::Float(v as f64), Cell::Int)),
             // A float32 is widened through its shortest decimal form, so that 0.1f32 is
             // 0.1 and not 0.10000000149011612.
-            DataType::Float16 => shortest(downcast::<Float16Array>(a).map(|a| a.value(r))),
-            DataType::Float32 => shortest(downcast::<Float32Array>(a).map(|a| a.value(r))),
-            DataType::Float64 => {
-                Cell::Float(downcast::<Float64Array>(a).map_or(0.0, |a| a.value(r)))
-            }
-            DataType::Boolean => {
-                Cell::Bool(downcast::<BooleanArray>(a).is_some_and(|a| a.value(r)))
-            }
-            DataType::Date32 => Cell::Date(downcast::<Date32Array>(a).map_or(0, |a| a.value(r))),
-            DataType::Date64 => {
-                Cell::DateTime(downcast::<Date64Array>(a).map_or(0, |a| a.value(r)) * 1000)
-            }
-            DataType::Timestamp(..) => {
-                let us = downcast::<TimestampMicrosecondArray>(a).map_or(0, |a| a.value(r));
-                Cell::DateTime(match &self.tz {
+            DataType::Float16 => get!(Float16Array, shortest),
+            DataType::Float32 => get!(Float32Array, shortest),
+            DataType::Float64 => get!(Float64Array, Cell::Float),
+            DataType::Boolean => get!(BooleanArray, Cell::Bool),
+            DataType::Date32 => get!(Date32Array, Cell::Date),
+            DataType::Date64 => get!(Date64Array, |ms: i64| Cell::DateTime(ms * 1000)),
+            DataType::Timestamp(..) => get!(TimestampMicrosecondArray, |us| Cell::DateTime(
+                match &self.tz {
                     Some(tz) => wall_clock(us, tz),
                     None => us,
-                })
-            }
+                }
+            )),
             // Decimals and anything else: their text, read by the text rules (a decimal
             // `12.50` is a number, a list is a string).
             _ => match display(a, r) {
                 Some(text) => Cell::Text(Cow::Owned(text)),
-                None => Cell::Null,
+                None => unreadable(a),
             },
         }
     }
 }
 
-fn downcast<T: 'static>(a: &ArrayRef) -> Option<&T> {
-    a.as_any().downcast_ref::<T>()
+fn unreadable(a: &ArrayRef) -> Cell<'static> {
+    Cell::Error(Cow::Owned(format!(
+        "a {} value keel cannot read",
+        a.data_type()
+    )))
 }
 
-fn shortest<T: std::fmt::Display>(v: Option<T>) -> Cell<'static> {
-    match v.map(|v| v.to_string().parse::<f64>()) {
-        Some(Ok(v)) => Cell::Float(v),
-        Some(Err(_)) | None => Cell::Null,
+fn shortest<T: std::fmt::Display>(v: T) -> Cell<'static> {
+    let text = v.to_string();
+    match text.parse::<f64>() {
+        Ok(v) => Cell::Float(v),
+        Err(_) => Cell::Text(Cow::Owned(text)),
     }
 }
 
