@@ -182,17 +182,85 @@ fn validate_collector(project: &Project, source: &Source) -> Result<()> {
     }
     match &source.spec.collector {
         CollectorSpec::Files {
-            path, stable_for, ..
+            path,
+            stable_for,
+            url,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            allow_http,
+            ..
         } => {
-            let root = project.resolve(path);
-            if !root.is_dir() {
-                return Err(err(format!(
-                    "key `collector.path`: directory `{}` does not exist",
-                    root.display()
-                )));
-            }
             if let Some(d) = stable_for {
                 duration("stable_for", d)?;
+            }
+            match url {
+                None => {
+                    let store_key = [
+                        ("endpoint", endpoint.is_some()),
+                        ("region", region.is_some()),
+                        ("access_key_id", access_key_id.is_some()),
+                        ("secret_access_key", secret_access_key.is_some()),
+                        ("allow_http", *allow_http),
+                    ]
+                    .into_iter()
+                    .find_map(|(key, set)| set.then_some(key));
+                    if let Some(key) = store_key {
+                        return Err(err(format!(
+                            "key `collector.{key}`: only applies to an object store `url`"
+                        )));
+                    }
+                    if path.is_empty() {
+                        return Err(err(
+                            "key `collector.path`: declare a directory `path` or an `s3://` `url`"
+                                .into(),
+                        ));
+                    }
+                    let root = project.resolve(path);
+                    if !root.is_dir() {
+                        return Err(err(format!(
+                            "key `collector.path`: directory `{}` does not exist",
+                            root.display()
+                        )));
+                    }
+                }
+                Some(url) => {
+                    if !path.is_empty() {
+                        return Err(err(
+                            "key `collector.url`: declare exactly one of `path` and `url`".into(),
+                        ));
+                    }
+                    scheme("url", url, &["s3"])?;
+                    if let Some(e) = endpoint {
+                        scheme("endpoint", e, &["http", "https"])?;
+                        if e.starts_with("http://") && !allow_http {
+                            return Err(err(format!(
+                                "key `collector.endpoint`: `{e}` is plain HTTP; set \
+                                 `allow_http = true` to allow it"
+                            )));
+                        }
+                    }
+                    // Secrets never sit in source files: keys are `${ENV}` references.
+                    for (key, value) in [
+                        ("access_key_id", access_key_id),
+                        ("secret_access_key", secret_access_key),
+                    ] {
+                        if value.as_ref().is_some_and(|v| !v.contains("${")) {
+                            return Err(err(format!(
+                                "key `collector.{key}`: write a `${{ENV_VAR}}` reference, not \
+                                 the value"
+                            )));
+                        }
+                    }
+                    if access_key_id.is_some() != secret_access_key.is_some() {
+                        return Err(err(
+                            "key `collector.secret_access_key`: declare both `access_key_id` \
+                             and `secret_access_key`, or neither for a public bucket"
+                                .into(),
+                        ));
+                    }
+                }
             }
         }
         CollectorSpec::Http(h) => {

@@ -103,21 +103,45 @@ pub struct SourceSpec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CollectorSpec {
-    /// Files in a directory, selected by a glob.
+    /// Files in a local directory or under an S3 prefix, selected by a glob. Exactly one
+    /// of `path` and `url` is declared.
     Files {
-        /// Directory, relative to the project (or absolute).
+        /// Local directory, relative to the project (or absolute); empty when `url` is given.
+        #[serde(default)]
         path: String,
-        /// Glob over paths relative to `path` (default `**/*`).
+        /// Glob over paths relative to `path` (or keys relative to the `url` prefix;
+        /// default `**/*`).
         #[serde(default = "default_glob")]
         glob: String,
         /// A file is taken only once its size and modification time have not changed for
-        /// this long (`"2s"`, `"1m"`; default `"0s"`).
+        /// this long (`"2s"`, `"1m"`; default `"0s"`). For an object: once its last
+        /// modification is this old. S3 keeps that time to the second, so a `stable_for` of
+        /// at least `"1s"` tells a re-put of the same size apart from the object taken.
         #[serde(default)]
         stable_for: Option<String>,
         /// A file is taken only once a marker `<file><done_suffix>` exists (e.g. `".done"`);
         /// markers themselves are never taken.
         #[serde(default)]
         done_suffix: Option<String>,
+        /// An S3-compatible object store prefix, `s3://bucket/prefix`, instead of `path`.
+        #[serde(default)]
+        url: Option<String>,
+        /// The object store's endpoint (e.g. `http://127.0.0.1:9000`); default: AWS S3.
+        #[serde(default)]
+        endpoint: Option<String>,
+        /// The bucket's region (default `us-east-1`).
+        #[serde(default)]
+        region: Option<String>,
+        /// Access key id, as a `${ENV}` reference; without keys requests are unsigned
+        /// (a public bucket).
+        #[serde(default)]
+        access_key_id: Option<String>,
+        /// Secret access key, as a `${ENV}` reference.
+        #[serde(default)]
+        secret_access_key: Option<String>,
+        /// Allows an `http://` endpoint (default `false`: HTTPS only).
+        #[serde(default)]
+        allow_http: bool,
     },
     /// An HTTP API, paged and windowed by a watermark.
     Http(Box<HttpSpec>),

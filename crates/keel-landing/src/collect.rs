@@ -121,6 +121,12 @@ pub async fn collect_source(
             glob,
             stable_for,
             done_suffix,
+            url,
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            allow_http,
         } => {
             let complete = files::Completeness {
                 stable_for: match stable_for {
@@ -130,14 +136,27 @@ pub async fn collect_source(
                 },
                 done_suffix: done_suffix.clone(),
             };
-            files::collect(
-                &source.name,
-                &project.resolve(path),
-                glob,
-                &complete,
-                &ctx.temporal(),
-                catalog,
-            )
+            match url {
+                Some(url) => {
+                    let bucket = files::s3::Bucket {
+                        url: url.clone(),
+                        endpoint: endpoint.clone(),
+                        region: region.clone(),
+                        access_key_id: access_key_id.clone(),
+                        secret_access_key: secret_access_key.clone(),
+                        allow_http: *allow_http,
+                    };
+                    files::s3::collect(&ctx, &bucket, glob, &complete).await
+                }
+                None => files::collect(
+                    &source.name,
+                    &project.resolve(path),
+                    glob,
+                    &complete,
+                    &ctx.temporal(),
+                    catalog,
+                ),
+            }
         }
         CollectorSpec::Http(spec) => http::collect(&ctx, spec).await,
         CollectorSpec::Sql(spec) => sql::collect(&ctx, spec).await,

@@ -154,6 +154,25 @@ impl BatchWriter {
         Ok(self.entries.last().expect("just pushed"))
     }
 
+    /// Starts a file whose bytes arrive in chunks (an async download): each chunk is
+    /// written and hashed as it comes, so the file is never held in memory. The file joins
+    /// the batch when [`EntryWriter::finish`] is called; one dropped unfinished is left out
+    /// of the listing (and overwritten by the next file).
+    ///
+    /// # Errors
+    /// When the file cannot be created.
+    pub fn begin(&mut self) -> Result<EntryWriter<'_>> {
+        let file = self.entries.len().to_string();
+        let out = fs_err::File::create(self.dir.join(&file))?;
+        Ok(EntryWriter {
+            batch: self,
+            file,
+            out,
+            hasher: sha2::Sha256::default(),
+            bytes: 0,
+        })
+    }
+
     /// Drops the file added last (it turned out incomplete).
     ///
     /// # Errors
@@ -188,6 +207,72 @@ impl BatchWriter {
         }
         sync_dir(&self.dir)?;
         seal_batch(&self.dir, &self.entries, state)
+    }
+}
+
+/// A file of a temporal batch being written chunk by chunk; see [`BatchWriter::begin`].
+#[derive(Debug)]
+pub struct EntryWriter<'a> {
+    batch: &'a mut BatchWriter,
+    file: String,
+    out: fs_err::File,
+    hasher: sha2::Sha256,
+    bytes: u64,
+}
+
+impl<'a> EntryWriter<'a> {
+    /// Appends `chunk`.
+    ///
+    /// # Errors
+    /// When writing fails.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<()> {
+        use sha2::Digest;
+        use std::io::Write;
+        self.out.write_all(chunk)?;
+        self.hasher.update(chunk);
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Flushes the file to disk and adds it to the batch.
+    ///
+    /// # Errors
+    /// When flushing fails.
+    pub fn finish(
+        self,
+        original_path: &str,
+        mtime_ns: i64,
+        collector: serde_json::Value,
+    ) -> Result<&'a BatchEntry> {
+        use sha2::Digest;
+        self.out.sync_all()?;
+        let batch = self.batch;
+        batch.entries.push(BatchEntry {
+            file: self.file,
+            original_path: original_path.to_string(),
+            sha256: hex::encode(self.hasher.finalize()),
+            bytes: self.bytes,
+            mtime_ns,
+            collected_at: keel_catalog::now_utc(),
+            collector,
+            message_keys: Vec::new(),
+        });
+        Ok(batch.entries.last().expect("just pushed"))
+    }
+
+    /// Removes the file: it is left out of the batch.
+    ///
+    /// # Errors
+    /// When it cannot be removed.
+    pub fn discard(self) -> Result<()> {
+        drop(self.out);
+        fs_err::remove_file(self.batch.dir.join(&self.file))?;
+        Ok(())
     }
 }
 

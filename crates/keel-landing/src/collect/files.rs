@@ -1,12 +1,15 @@
-//! The `files` collector: files under a directory that match a glob, taken once per
-//! (path, size, modification time), and only once complete: unchanged for `stable_for`,
-//! or announced by a done-marker file, and unchanged while they were copied.
+//! The `files` collector: files under a directory (or objects under an S3 prefix, see
+//! [`s3`]) that match a glob, taken once per (path, size, modification time), and only once
+//! complete: unchanged for `stable_for`, or announced by a done-marker file, and unchanged
+//! while they were copied.
+
+pub mod s3;
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use globset::Glob;
+use globset::{Glob, GlobMatcher};
 use keel_catalog::Catalog;
 use serde_json::json;
 
@@ -31,6 +34,16 @@ fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .unwrap_or(0)
 }
 
+/// The compiled `collector.glob` of `source`.
+fn matcher(source: &str, glob: &str) -> Result<GlobMatcher> {
+    Ok(Glob::new(glob)
+        .map_err(|e| LandingError::Config {
+            source_name: source.to_string(),
+            message: format!("key `collector.glob`: {e}"),
+        })?
+        .compile_matcher())
+}
+
 /// Takes new or changed files of `source` from `root` into a new temporal batch.
 ///
 /// A file is new when the catalog's collector state (or a pending temporal batch) has no
@@ -47,12 +60,7 @@ pub fn collect(
     temporal: &Path,
     catalog: &Catalog,
 ) -> Result<CollectReport> {
-    let matcher = Glob::new(glob)
-        .map_err(|e| LandingError::Config {
-            source_name: source.to_string(),
-            message: format!("key `collector.glob`: {e}"),
-        })?
-        .compile_matcher();
+    let matcher = matcher(source, glob)?;
     let state = catalog.collector_state(source)?;
     let pending: HashSet<(String, u64, i64)> = pending_batches(temporal)?
         .into_iter()
