@@ -29,7 +29,8 @@ pub fn init(args: &InitArgs, default_dir: &Path) -> anyhow::Result<u8> {
             keel_example::write_project(dir)
                 .with_context(|| format!("writing the example into `{}`", dir.display()))?;
             eprintln!(
-                "created the `{}` example in `{}`; next: `keel example generate` then `keel run`",
+                "created the `{}` example in `{}`; next: `keel example generate`, `keel example serve-weather` (in another terminal: the \
+                 weather source's API) and `keel run`",
                 keel_example::EXAMPLE_NAME,
                 dir.display()
             );

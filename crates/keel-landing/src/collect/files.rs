@@ -17,6 +17,9 @@ use super::CollectReport;
 use crate::temporal::{BatchWriter, pending_batches};
 use crate::{LandingError, Result};
 
+/// Files per temporal batch.
+const FILES_PER_BATCH: usize = 10_000;
+
 /// When a file counts as complete.
 #[derive(Debug, Clone, Default)]
 pub struct Completeness {
@@ -126,6 +129,13 @@ pub fn collect(
 
     let mut batch = BatchWriter::create(temporal)?;
     for (path, rel, mtime_ns) in candidates {
+        // A batch's listing is held in memory until it is sealed: bound it, so that a
+        // delivery of millions of files costs the same memory as one of thousands, and the
+        // loader can store the first batches while later ones are collected.
+        if batch.len() >= FILES_PER_BATCH {
+            std::mem::replace(&mut batch, BatchWriter::create(temporal)?)
+                .seal(&serde_json::Map::new())?;
+        }
         let mut input = fs_err::File::open(&path)?;
         let collector = json!({ "kind": "files", "root": root.display().to_string() });
         let bytes = batch
