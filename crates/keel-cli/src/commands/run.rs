@@ -99,9 +99,8 @@ async fn watch(project: &Project, args: &RunArgs, tick: Duration) -> anyhow::Res
     let mut runs = 0u64;
     let mut worst = 0u8;
     eprintln!(
-        "watching {} source(s); checking schedules every {}; Ctrl-C stops",
+        "watching {} source(s); checking schedules every {tick:?}; Ctrl-C stops",
         project.sources.len(),
-        humantime_like(tick)
     );
     loop {
         let due = due_sources(project, &catalog, &args.sources.sources)?;
@@ -139,13 +138,5 @@ async fn watch(project: &Project, args: &RunArgs, tick: Duration) -> anyhow::Res
                 return Ok(worst);
             }
         }
-    }
-}
-
-fn humantime_like(d: Duration) -> String {
-    if d.as_millis().is_multiple_of(1000) {
-        format!("{}s", d.as_secs())
-    } else {
-        format!("{}ms", d.as_millis())
     }
 }

@@ -169,14 +169,14 @@ fn landing_state(p: &Path) -> (String, BTreeMap<String, String>) {
         if e.file_type().is_file() {
             let rel = e.path().strip_prefix(&root).unwrap().display().to_string();
             let bytes = std::fs::read(e.path()).unwrap();
-            files.insert(rel, format!("{}:{:x}", bytes.len(), md5ish(&bytes)));
+            files.insert(rel, format!("{}:{:x}", bytes.len(), fingerprint(&bytes)));
         }
     }
     (format!("{manifest}\n{deliveries}"), files)
 }
 
 /// A cheap content fingerprint (FNV-1a), enough to tell files apart in a test.
-fn md5ish(bytes: &[u8]) -> u64 {
+fn fingerprint(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
     })
@@ -274,7 +274,6 @@ fn watch_runs_due_sources_until_told_to_stop() {
     assert!(out.contains("drops"), "{out}");
     assert_eq!(versions(p, "w.csv").len(), 1);
     // Collected a moment ago with an hourly schedule: not due, so a short watch runs nothing.
-    let started = std::time::Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_keel"))
         .arg("--project")
         .arg(p)
@@ -290,7 +289,6 @@ fn watch_runs_due_sources_until_told_to_stop() {
     );
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(started.elapsed().as_millis() >= 800);
     let runs = crate::support::sql_i64(p, "SELECT count(*) FROM keel_catalog.runs");
     assert_eq!(runs, 1);
 }
