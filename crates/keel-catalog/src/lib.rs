@@ -15,10 +15,12 @@
 //! - [`store`]: opening the database, pragmas and schema migrations.
 //! - [`manifest`]: landing objects, deliveries and collector state.
 //! - [`ledger`]: per object and table, `rows_read = written + quarantined + duplicate`.
+//! - [`formatting`]: table generations (rebuilds) and quarantine reprocessing runs.
 //! - [`runs`]: runs and their steps with metrics.
 //! - [`datasets`]: datasets of every zone and their versions, with the inputs each read.
 
 pub mod datasets;
+pub mod formatting;
 pub mod ledger;
 pub mod manifest;
 pub mod runs;

@@ -136,6 +136,40 @@ CREATE TABLE landed_batches (
     PRIMARY KEY (source, batch_id)
 ) WITHOUT ROWID;
 ",
+    // 4: generations of a formatted table (a rebuild starts a new one), reprocessing runs of
+    // its quarantine, and the ledger lines that a rebuild or a reprocess replaced.
+    "
+CREATE TABLE format_generations (
+    table_name TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    run_id     TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
+CREATE TABLE reprocess_runs (
+    table_name  TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    run_id      TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    objects     INTEGER,
+    released    INTEGER,
+    PRIMARY KEY (table_name, seq)
+);
+CREATE TABLE ledger_archive (
+    object_id        TEXT NOT NULL,
+    table_name       TEXT NOT NULL,
+    run_id           TEXT NOT NULL,
+    dialect          TEXT NOT NULL,
+    rows_read        INTEGER NOT NULL,
+    rows_written     INTEGER NOT NULL,
+    rows_quarantined INTEGER NOT NULL,
+    rows_duplicate   INTEGER NOT NULL,
+    delta_version    INTEGER NOT NULL,
+    formatted_at     TEXT NOT NULL,
+    archived_at      TEXT NOT NULL,
+    archived_by      TEXT NOT NULL
+);
+",
 ];
 
 /// A handle on the catalog database.
