@@ -92,6 +92,14 @@ impl Catalog {
         self.query_ledger("l.table_name = ?1", params![table])
     }
 
+    /// Every ledger entry of the landing object `object_id` (one per table it feeds).
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub fn object_ledger(&self, object_id: &str) -> Result<Vec<LedgerEntry>> {
+        self.query_ledger("l.object_id = ?1", params![object_id])
+    }
+
     /// Ledger entries that do not balance (there should be none).
     ///
     /// # Errors

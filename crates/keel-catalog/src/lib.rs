@@ -16,6 +16,7 @@
 //! - [`manifest`]: landing objects, deliveries and collector state.
 //! - [`ledger`]: per object and table, `rows_read = written + quarantined + duplicate`.
 //! - [`formatting`]: table generations (rebuilds) and quarantine reprocessing runs.
+//! - [`metadata`]: physical metadata of landing objects (what dialect detection found).
 //! - [`runs`]: runs and their steps with metrics.
 //! - [`datasets`]: datasets of every zone and their versions, with the inputs each read.
 
@@ -23,6 +24,7 @@ pub mod datasets;
 pub mod formatting;
 pub mod ledger;
 pub mod manifest;
+pub mod metadata;
 pub mod runs;
 pub mod store;
 

@@ -170,6 +170,17 @@ CREATE TABLE ledger_archive (
     archived_by      TEXT NOT NULL
 );
 ",
+    // 5: physical metadata: what dialect detection found in each landing object (or zip
+    // member, `object_id!member`) formatted into a table, as JSON.
+    "
+CREATE TABLE object_metadata (
+    object_id     TEXT NOT NULL,
+    table_name    TEXT NOT NULL,
+    detected_json TEXT NOT NULL,
+    detected_at   TEXT NOT NULL,
+    PRIMARY KEY (object_id, table_name)
+);
+",
 ];
 
 /// A handle on the catalog database.

@@ -35,7 +35,7 @@ pub enum Command {
     Collect(SourceArgs),
     /// Store temporal landing batches in persistent landing.
     Land(SourceArgs),
-    /// Landing objects: versions by name.
+    /// Landing objects: versions by name, and what is known about one object.
     #[command(subcommand)]
     Landing(LandingCommand),
     /// Format new landing objects into formatted tables.
@@ -82,6 +82,18 @@ pub struct RunArgs {
 pub enum LandingCommand {
     /// The versions of a source's objects by original name, oldest first.
     Versions(VersionsArgs),
+    /// One object: its manifest facts, versions, ledger lines and detected dialect.
+    Show(ShowArgs),
+}
+
+/// Arguments of `keel landing show`.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The object id (`SOURCE/HASH`, as `keel landing versions` lists it).
+    pub object: String,
+    /// Output format (`csv`: the manifest facts as `key,value` lines).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `keel landing versions`.

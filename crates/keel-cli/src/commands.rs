@@ -42,6 +42,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Landing(LandingCommand::Versions(args)) => {
             landing::versions(&load(&dir, profile)?, &args)
         }
+        Command::Landing(LandingCommand::Show(args)) => landing::show(&load(&dir, profile)?, &args),
         Command::Format => run::run(&load(&dir, profile)?, &[Stage::Format], "format", &[]).await,
         Command::Build => run::run(&load(&dir, profile)?, &[Stage::Build], "build", &[]).await,
         Command::Status => status::status(&load(&dir, profile)?),

@@ -452,15 +452,22 @@ pub struct DialectSpec {
     /// Glob over the object's path relative to the collector root (default `**`).
     #[serde(default, rename = "match")]
     pub match_glob: Option<String>,
-    /// Text encoding label (`utf-8`, `windows-1250`, `iso-8859-2`, ...).
+    /// Text encoding label (`utf-8`, `windows-1250`, `iso-8859-2`, ...), or `auto`: a BOM,
+    /// UTF-16, UTF-8, else windows-1252/-1250 or ISO-8859-2, detected per object.
+    /// `encoding`, `delimiter`, `quote`, `decimal`, `date_format` and `preamble_lines`
+    /// each take `auto`; what is declared is never overridden by detection.
     #[serde(default = "default_encoding")]
     pub encoding: String,
-    /// Field delimiter (csv).
+    /// Field delimiter (csv), or `auto` (`,` `;` tab `|` or space).
     #[serde(default = "default_delimiter")]
     pub delimiter: String,
-    /// Quote character (csv).
+    /// Quote character (csv), or `auto` (`"` or `'`, with its escape).
     #[serde(default = "default_quote")]
     pub quote: String,
+    /// Lines before the header that are not part of the table (csv): a count, or `auto`
+    /// (default 0).
+    #[serde(default)]
+    pub preamble_lines: Option<PreambleLines>,
     /// Decimal separator: `.` or `,`.
     #[serde(default = "default_decimal")]
     pub decimal: String,
@@ -501,6 +508,46 @@ fn default_decimal() -> String {
 }
 fn default_date_format() -> String {
     "%Y-%m-%d".to_string()
+}
+
+/// How many lines precede a CSV header: a count, or `auto` (detected per object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreambleLines {
+    /// This many lines.
+    Count(u32),
+    /// Detected per object.
+    Auto,
+}
+
+impl<'de> Deserialize<'de> for PreambleLines {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = PreambleLines;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number of lines or \"auto\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PreambleLines, E> {
+                u32::try_from(v)
+                    .map(PreambleLines::Count)
+                    .map_err(|_| E::custom(format!("{v} lines is too many")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PreambleLines, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom("a number of lines cannot be negative"))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<PreambleLines, E> {
+                match v {
+                    "auto" => Ok(PreambleLines::Auto),
+                    other => Err(E::custom(format!(
+                        "`{other}` is not a number of lines or \"auto\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// JSON document layouts.

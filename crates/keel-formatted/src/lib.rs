@@ -21,12 +21,15 @@
 //! - [`parse`]: one module per format (`csv`, `json`, `ndjson`, `parquet`, `xlsx`),
 //!   yielding records with their line and raw text.
 //! - [`convert`]: typed values, units, null tokens, required and bounds rules.
+//! - [`detect`]: dialect detection for `auto` dialects (encoding, delimiter, preamble,
+//!   header, decimal, date formats, nulls), stored as the object's physical metadata.
 //! - [`units`]: unit conversion factors.
 //! - [`rows`]: typed rows and quarantine rows as Arrow batches.
 //! - [`exec`]: formatting the new objects of a source, chunk by chunk.
 
 pub mod compression;
 pub mod convert;
+pub mod detect;
 pub mod exec;
 pub mod parse;
 pub mod plan;

@@ -45,6 +45,69 @@ pub struct Binding {
     pub date_format: String,
 }
 
+/// The value that asks for detection.
+pub const AUTO: &str = "auto";
+
+/// The fields of a dialect declared `auto`, detected per object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AutoFields {
+    /// `encoding = "auto"`.
+    pub encoding: bool,
+    /// `delimiter = "auto"`.
+    pub delimiter: bool,
+    /// `quote = "auto"` (the escape with it).
+    pub quote: bool,
+    /// `decimal = "auto"` (the thousands separator with it).
+    pub decimal: bool,
+    /// `preamble_lines = "auto"`.
+    pub preamble_lines: bool,
+    /// Indexes of the bindings whose `date_format` is `auto`.
+    pub date_formats: Vec<usize>,
+}
+
+impl AutoFields {
+    /// Whether anything is detected.
+    pub fn any(&self) -> bool {
+        self.encoding
+            || self.delimiter
+            || self.quote
+            || self.decimal
+            || self.preamble_lines
+            || !self.date_formats.is_empty()
+    }
+
+    fn of(
+        d: &keel_core::spec::DialectSpec,
+        bindings: &[Option<Binding>],
+        columns: &[CanonicalColumn],
+    ) -> AutoFields {
+        AutoFields {
+            encoding: d.encoding == AUTO,
+            delimiter: d.delimiter == AUTO,
+            quote: d.quote == AUTO,
+            decimal: d.decimal == AUTO,
+            preamble_lines: d.preamble_lines == Some(keel_core::spec::PreambleLines::Auto),
+            date_formats: bindings
+                .iter()
+                .enumerate()
+                .filter(|&(i, b)| {
+                    // Every binding inherits the dialect's `date_format`; only date and time
+                    // columns read it.
+                    let textual = matches!(
+                        columns[i].data_type,
+                        ColumnType::String
+                            | ColumnType::Int64
+                            | ColumnType::Float64
+                            | ColumnType::Bool
+                    );
+                    !textual && b.as_ref().is_some_and(|b| b.date_format == AUTO)
+                })
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+}
+
 /// A resolved dialect.
 #[derive(Debug, Clone)]
 pub struct DialectPlan {
@@ -60,6 +123,17 @@ pub struct DialectPlan {
     pub quote: u8,
     /// Decimal separator.
     pub decimal: char,
+    /// Thousands separator of numbers, when one is used (known from detection only).
+    pub thousands: Option<char>,
+    /// CSV: how a quote is escaped inside a quoted field: `None` for a doubled quote
+    /// (RFC 4180), else the escape byte (`\`).
+    pub escape: Option<u8>,
+    /// CSV: physical lines before the header, skipped (`\r\n`, `\r` and `\n` each end one;
+    /// see [`crate::detect::skip_lines`]).
+    pub preamble_lines: usize,
+    /// What the dialect declares `auto`: filled per object by [`DialectPlan::resolve`]
+    /// from a [`crate::detect::Detected`]; until then the defaults stand.
+    pub auto: AutoFields,
     /// Tokens read as null (besides the empty string).
     pub null_tokens: Vec<String>,
     /// JSON layout.
@@ -128,27 +202,32 @@ impl SourcePlan {
         let mut dialects = Vec::new();
         for (i, d) in spec.format.dialects.iter().enumerate() {
             let at = |key: &str| format!("key `format.dialects[{i}].{key}`");
-            let encoding = Encoding::for_label(d.encoding.as_bytes()).ok_or_else(|| {
-                err(format!(
-                    "{}: unknown encoding `{}`",
-                    at("encoding"),
-                    d.encoding
-                ))
-            })?;
-            let delimiter =
-                single_byte(&d.delimiter).map_err(|m| err(format!("{}: {m}", at("delimiter"))))?;
-            let quote = single_byte(&d.quote).map_err(|m| err(format!("{}: {m}", at("quote"))))?;
+            // `auto` fields take the defaults until an object's detection resolves them.
+            let encoding = match d.encoding.as_str() {
+                AUTO => encoding_rs::UTF_8,
+                label => Encoding::for_label(label.as_bytes()).ok_or_else(|| {
+                    err(format!("{}: unknown encoding `{label}`", at("encoding")))
+                })?,
+            };
+            let delimiter = match d.delimiter.as_str() {
+                AUTO => b',',
+                s => single_byte(s).map_err(|m| err(format!("{}: {m}", at("delimiter"))))?,
+            };
+            let quote = match d.quote.as_str() {
+                AUTO => b'"',
+                s => single_byte(s).map_err(|m| err(format!("{}: {m}", at("quote"))))?,
+            };
             let decimal = match d.decimal.as_str() {
-                "." => '.',
+                "." | AUTO => '.',
                 "," => ',',
                 other => {
                     return Err(err(format!(
-                        "{}: `{other}` is not `.` or `,`",
+                        "{}: `{other}` is not `.`, `,` or `auto`",
                         at("decimal")
                     )));
                 }
             };
-            if decimal == ',' && delimiter == b',' {
+            if decimal == ',' && delimiter == b',' && d.delimiter != AUTO {
                 return Err(err(format!(
                     "{}: decimal comma with a comma delimiter is ambiguous",
                     at("decimal")
@@ -209,6 +288,13 @@ impl SourcePlan {
                 delimiter,
                 quote,
                 decimal,
+                thousands: None,
+                escape: None,
+                preamble_lines: match d.preamble_lines {
+                    Some(keel_core::spec::PreambleLines::Count(n)) => n as usize,
+                    _ => 0,
+                },
+                auto: AutoFields::of(d, &bindings, &columns),
                 null_tokens: d.null_tokens.clone(),
                 layout: d.layout.unwrap_or(JsonLayout::Records),
                 path: d

@@ -337,3 +337,122 @@ fn a_flipped_byte_in_the_raw_store_is_detected_on_read() {
         0
     );
 }
+
+/// `keel landing show`: an object's manifest facts, versions and ledger, and its detected
+/// dialect: run on the spot before the object is formatted (issue 4).
+#[test]
+fn landing_show_tells_what_is_known_about_an_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    std::fs::create_dir_all(p.join("sources")).unwrap();
+    std::fs::create_dir_all(p.join("inbox")).unwrap();
+    std::fs::write(p.join("keel.toml"), "name = \"show-test\"\n").unwrap();
+    std::fs::write(
+        p.join("sources/meters.toml"),
+        r#"
+[collector]
+kind = "files"
+path = "inbox"
+glob = "*.csv"
+
+[format]
+kind = "csv"
+
+[[format.dialects]]
+name = "export"
+encoding = "auto"
+delimiter = "auto"
+decimal = "auto"
+preamble_lines = "auto"
+[format.dialects.columns]
+id = "Meter"
+value = "Energy kWh"
+
+[[columns]]
+name = "id"
+type = "string"
+required = true
+
+[[columns]]
+name = "value"
+type = "float64"
+
+[keys]
+primary = ["id"]
+"#,
+    )
+    .unwrap();
+    // windows-1252 (`°`), a preamble, `;` and decimal commas, CRLF.
+    let mut body = b"Exported by: Meter\xb0Tool\r\n\r\nMeter;Energy kWh;Read at\r\n".to_vec();
+    for i in 0..5 {
+        body.extend(format!("m{i};{i}23,5;2019-01-0{}\r\n", i + 1).as_bytes());
+    }
+    std::fs::write(p.join("inbox/export.csv"), &body).unwrap();
+    keel_ok(p, &["collect"]);
+    keel_ok(p, &["land"]);
+    let object_id = versions_of(p, "meters", "export.csv")[0]["object_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let text = keel_ok(p, &["landing", "show", &object_id]);
+    for part in [
+        "original name   export.csv",
+        "ledger: not yet formatted",
+        "(not yet formatted)",
+        "windows-1252",
+        "delimiter       `;`",
+        "preamble lines  2",
+        "decimal         `,`",
+        "CRLF",
+    ] {
+        assert!(text.contains(part), "`{part}` in:\n{text}");
+    }
+    let shown: serde_json::Value = serde_json::from_str(&keel_ok(
+        p,
+        &["landing", "show", &object_id, "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(shown["object_id"], object_id.as_str());
+    assert_eq!(shown["bytes"], body.len());
+    assert_eq!(shown["formatted"], false);
+    assert_eq!(shown["versions"].as_array().unwrap().len(), 1);
+    let detection = &shown["detection"][0];
+    assert_eq!(detection["stored"], false);
+    assert_eq!(detection["detected"]["delimiter"], ";");
+    assert_eq!(detection["detected"]["preamble_lines"], 2);
+    let columns = detection["detected"]["columns"].as_array().unwrap();
+    assert_eq!(columns[2]["date_format"], "%Y-%m-%d", "{detection}");
+
+    // Formatted, the object has a ledger line per table.
+    keel_ok(p, &["format"]);
+    let shown: serde_json::Value = serde_json::from_str(&keel_ok(
+        p,
+        &["landing", "show", &object_id, "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(shown["formatted"], true);
+    assert_eq!(shown["ledger"][0]["table"], "meters");
+    assert!(
+        shown["ledger"][0]["rows_read"].as_i64() >= Some(5),
+        "{shown}"
+    );
+    assert_eq!(shown["ledger"][0]["balances"], true);
+
+    // An unknown object is the user's error: exit code 2 and a message naming it.
+    let out = keel(p, &["landing", "show", "meters/0123456789abcdef"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no landing object `meters/0123456789abcdef`"),
+        "{stderr}"
+    );
+}
+
+fn versions_of(dir: &Path, source: &str, name: &str) -> Vec<serde_json::Value> {
+    let out = keel_ok(
+        dir,
+        &["landing", "versions", source, name, "--format", "json"],
+    );
+    serde_json::from_str(&out).unwrap()
+}
