@@ -109,24 +109,17 @@ impl Catalog {
         Ok(run)
     }
 
-    /// Finishes reprocessing run `seq` of `table`: the ledger lines of the reprocessed
-    /// objects are archived and replaced by `entries`, in one transaction.
+    /// Replaces the ledger lines of the objects of `entries` (all of `table`) by `entries`,
+    /// archiving the old ones as replaced `by` (e.g. `reprocess 3`), in one transaction.
     ///
     /// # Errors
     /// When the transaction fails.
-    pub fn finish_reprocess(
-        &self,
-        table: &str,
-        seq: i64,
-        entries: &[LedgerEntry],
-        released: i64,
-    ) -> Result<()> {
+    pub fn replace_ledger(&self, table: &str, entries: &[LedgerEntry], by: &str) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_utc();
-        let by = format!("reprocess {seq}");
         for e in entries {
-            archive_ledger(&tx, table, Some(&e.object_id), &by, &now)?;
+            archive_ledger(&tx, table, Some(&e.object_id), by, &now)?;
             tx.execute(
                 "INSERT INTO ledger (object_id, table_name, run_id, dialect, rows_read, \
                  rows_written, rows_quarantined, rows_duplicate, delta_version, formatted_at) \
@@ -151,12 +144,21 @@ impl Catalog {
                 ],
             )?;
         }
-        tx.execute(
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Marks reprocessing run `seq` of `table` finished, with what it did.
+    ///
+    /// # Errors
+    /// When the update fails.
+    pub fn finish_reprocess(&self, table: &str, seq: i64, objects: i64, released: i64) -> Result<()> {
+        let conn = self.conn();
+        conn.execute(
             "UPDATE reprocess_runs SET finished_at = ?3, objects = ?4, released = ?5 \
              WHERE table_name = ?1 AND seq = ?2",
-            params![table, seq, now, entries.len() as i64, released],
+            params![table, seq, now_utc(), objects, released],
         )?;
-        tx.commit()?;
         Ok(())
     }
 

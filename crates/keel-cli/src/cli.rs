@@ -39,7 +39,12 @@ pub enum Command {
     #[command(subcommand)]
     Landing(LandingCommand),
     /// Format new landing objects into formatted tables.
-    Format,
+    Format(FormatArgs),
+    /// What a formatted table's quarantine holds, by rule and column, with examples.
+    Quarantine(QuarantineArgs),
+    /// Compact the small files of every table and delete the files no version within the
+    /// retention references (`[maintenance]` in keel.toml).
+    Maintain(MaintainArgs),
     /// Build the exploitation models whose inputs changed.
     Build,
     /// Zones, sources and their freshness, last runs, ledger totals.
@@ -103,6 +108,40 @@ pub struct VersionsArgs {
     pub source: String,
     /// One original name (default: every name).
     pub name: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `keel format`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FormatArgs {
+    /// Rebuild this table from persistent landing with its source's current declaration, as
+    /// a new Delta version (the old ones stay readable by time travel). Repeatable.
+    #[arg(long, value_name = "TABLE")]
+    pub rebuild: Vec<String>,
+    /// After a fix of its source's declaration, parse this table's quarantined rows again and
+    /// move those that pass into the table. Repeatable.
+    #[arg(long, value_name = "TABLE")]
+    pub reprocess_quarantine: Vec<String>,
+}
+
+/// Arguments of `keel maintain`.
+#[derive(Debug, Args)]
+pub struct MaintainArgs {
+    /// The time the retention is counted back from, in ms since the epoch (for tests).
+    #[arg(long, hide = true)]
+    pub now_ms: Option<i64>,
+}
+
+/// Arguments of `keel quarantine`.
+#[derive(Debug, Args)]
+pub struct QuarantineArgs {
+    /// The formatted table.
+    pub table: String,
+    /// Examples shown per rule and column.
+    #[arg(long, default_value_t = 3)]
+    pub examples: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,

@@ -4,6 +4,7 @@ pub mod demo;
 pub mod example;
 pub mod init;
 pub mod landing;
+pub mod quarantine;
 pub mod run;
 pub mod sql;
 pub mod status;
@@ -43,7 +44,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
             landing::versions(&load(&dir, profile)?, &args)
         }
         Command::Landing(LandingCommand::Show(args)) => landing::show(&load(&dir, profile)?, &args),
-        Command::Format => run::run(&load(&dir, profile)?, &[Stage::Format], "format", &[]).await,
+        Command::Format(args) => run::format(&load(&dir, profile)?, &args).await,
+        Command::Maintain(args) => run::maintain(&load(&dir, profile)?, &args).await,
+        Command::Quarantine(args) => quarantine::show(&load(&dir, profile)?, &args).await,
         Command::Build => run::run(&load(&dir, profile)?, &[Stage::Build], "build", &[]).await,
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,

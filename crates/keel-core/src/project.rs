@@ -145,6 +145,23 @@ impl Project {
     }
 
     fn validate(&self) -> Result<()> {
+        let retention = &self.spec.maintenance.vacuum_retention;
+        let keel_toml = self.dir.join("keel.toml");
+        let days = crate::schedule::parse_duration(retention)
+            .map_err(|m| {
+                CoreError::config(&keel_toml, format!("key `maintenance.vacuum_retention`: {m}"))
+            })?
+            .as_secs_f64()
+            / 86_400.0;
+        if days < 7.0 {
+            return Err(CoreError::config(
+                &keel_toml,
+                format!(
+                    "key `maintenance.vacuum_retention`: `{retention}` is shorter than 7 days; \
+                     readers of older versions and in-flight writers would lose files"
+                ),
+            ));
+        }
         for source in &self.sources {
             validate_source(self, source)?;
         }
@@ -382,9 +399,33 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
                 )));
             }
             let spec = from.to_spec();
-            if spec.field.is_none() && spec.from_name.is_none() {
+            let key = format!("key `format.dialects[{i}].columns.{canonical}`");
+            match &spec.fields {
+                Some(_) if spec.field.is_some() || spec.from_name.is_some() => {
+                    return Err(err(format!(
+                        "{key}: `fields` cannot be given with `field` or `from_name`"
+                    )));
+                }
+                Some(parts) if parts.is_empty() || parts.iter().any(|p| p.trim().is_empty()) => {
+                    return Err(err(format!(
+                        "{key}: `fields` lists one or more non-empty field names"
+                    )));
+                }
+                Some(_) => {}
+                None if spec.field.is_none() && spec.from_name.is_none() => {
+                    return Err(err(format!("{key}: give `field`, `fields` or `from_name`")));
+                }
+                None => {}
+            }
+            let temporal = source
+                .spec
+                .columns
+                .iter()
+                .find(|c| &c.name == canonical)
+                .is_some_and(|c| matches!(c.data_type, ColumnType::Date | ColumnType::Timestamp));
+            if !temporal && (spec.timezone.is_some() || spec.ambiguous.is_some()) {
                 return Err(err(format!(
-                    "key `format.dialects[{i}].columns.{canonical}`: give `field` or `from_name`"
+                    "{key}: `timezone` and `ambiguous` apply to date and timestamp columns only"
                 )));
             }
         }

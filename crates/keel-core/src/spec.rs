@@ -24,6 +24,9 @@ pub struct ProjectSpec {
     /// Engine settings.
     #[serde(default)]
     pub engine: EngineSpec,
+    /// Table maintenance: compaction of small files and vacuum of unreferenced ones.
+    #[serde(default)]
+    pub maintenance: MaintenanceSpec,
     /// Named profiles (`dev`, `test`, `prod`) that override the settings above.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileSpec>,
@@ -56,6 +59,45 @@ fn default_batch_size() -> usize {
 
 fn default_objects_per_commit() -> usize {
     2000
+}
+
+/// `[maintenance]`: how formatted and exploitation tables are kept fast to read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceSpec {
+    /// After formatting, a table with at least this many files smaller than
+    /// `target_file_mb` is compacted (Delta `OPTIMIZE`); 0 turns it off.
+    #[serde(default = "default_compact_small_files")]
+    pub compact_small_files: usize,
+    /// Size of the files compaction writes, in MiB.
+    #[serde(default = "default_target_file_mb")]
+    pub target_file_mb: u64,
+    /// How long a file no version references any more is kept for readers of older versions
+    /// before `keel maintain` deletes it (a duration, at least 7 days: RELIABILITY A9).
+    #[serde(default = "default_vacuum_retention")]
+    pub vacuum_retention: String,
+}
+
+impl Default for MaintenanceSpec {
+    fn default() -> Self {
+        MaintenanceSpec {
+            compact_small_files: default_compact_small_files(),
+            target_file_mb: default_target_file_mb(),
+            vacuum_retention: default_vacuum_retention(),
+        }
+    }
+}
+
+fn default_compact_small_files() -> usize {
+    64
+}
+
+fn default_target_file_mb() -> u64 {
+    128
+}
+
+fn default_vacuum_retention() -> String {
+    "7d".into()
 }
 
 /// A profile: overrides of the project settings.
@@ -471,9 +513,22 @@ pub struct DialectSpec {
     /// Decimal separator: `.` or `,`.
     #[serde(default = "default_decimal")]
     pub decimal: String,
-    /// Date format (chrono `strftime` syntax) for date columns.
+    /// Date format of date and timestamp columns: chrono `strftime` syntax (`%+` for
+    /// RFC 3339 with an offset), or one of `epoch_s`, `epoch_ms`, `epoch_us`,
+    /// `excel_serial`, `rfc3339`, `iso8601`.
     #[serde(default = "default_date_format")]
     pub date_format: String,
+    /// IANA time zone (`Europe/Tallinn`) of local wall-clock times in timestamp columns,
+    /// converted to UTC (default `UTC`). Values carrying an offset or `Z`, and epoch
+    /// numbers, keep their own instant. A local time the zone skips when clocks go forward
+    /// is rejected with rule `nonexistent_local_time`; one it repeats is read by
+    /// `ambiguous`.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// How a local time that occurs twice (the hour clocks are set back) is read; see
+    /// [`AmbiguousTime`] (default `in_order`).
+    #[serde(default)]
+    pub ambiguous: Option<AmbiguousTime>,
     /// Tokens that mean "no value".
     #[serde(default)]
     pub null_tokens: Vec<String>,
@@ -570,13 +625,20 @@ pub enum ColumnSource {
     Spec(ColumnSourceSpec),
 }
 
-/// A full column source specification.
+/// A full column source specification. Exactly one of `field`, `fields` and `from_name`
+/// says where the value is.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ColumnSourceSpec {
     /// The source column (CSV header or JSON field).
     #[serde(default)]
     pub field: Option<String>,
+    /// Several source columns holding parts of one value (`["Year", "Month", "Day",
+    /// "Hour"]`), joined with a single space before the value is read (e.g. with
+    /// `date_format = "%Y %m %d %H"`). A value with every part empty is no value; one with
+    /// some parts empty is read as joined, and rejected by its format.
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
     /// A regex with one capture group over the object's original file name.
     #[serde(default)]
     pub from_name: Option<String>,
@@ -586,6 +648,32 @@ pub struct ColumnSourceSpec {
     /// Date format of this column, overriding the dialect's.
     #[serde(default)]
     pub date_format: Option<String>,
+    /// IANA time zone of this column's local times, overriding the dialect's.
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// How this column reads an ambiguous local time, overriding the dialect's.
+    #[serde(default)]
+    pub ambiguous: Option<AmbiguousTime>,
+}
+
+/// How a local wall-clock time that occurs twice in its zone (the hour repeated when
+/// clocks are set back at the end of daylight saving time) becomes one UTC instant. A
+/// local time that never occurs (skipped when clocks go forward) is always rejected with
+/// rule `nonexistent_local_time`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmbiguousTime {
+    /// The earlier instant (the daylight-saving offset) the first time a wall-clock value
+    /// appears in an input, the later instant when the same value appears again in that
+    /// input: an hourly series through the night clocks go back keeps both hours.
+    #[default]
+    InOrder,
+    /// Always the earlier instant.
+    Earlier,
+    /// Always the later instant.
+    Later,
+    /// Rejected with rule `ambiguous_local_time`.
+    Reject,
 }
 
 impl ColumnSource {
@@ -594,9 +682,12 @@ impl ColumnSource {
         match self {
             ColumnSource::Field(f) => ColumnSourceSpec {
                 field: Some(f.clone()),
+                fields: None,
                 from_name: None,
                 unit: None,
                 date_format: None,
+                timezone: None,
+                ambiguous: None,
             },
             ColumnSource::Spec(s) => s.clone(),
         }
@@ -646,6 +737,9 @@ pub enum ColumnType {
     Date,
     /// Boolean.
     Bool,
+    /// An instant, stored in UTC to the microsecond (`TIMESTAMP` with zone `UTC`). Local
+    /// wall-clock times are read in the binding's time zone.
+    Timestamp,
 }
 
 /// Keys and deduplication of a formatted table.

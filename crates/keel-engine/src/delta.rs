@@ -106,6 +106,174 @@ pub async fn write(
     commit_write(path, builder, mode, txn).await
 }
 
+/// Replaces the rows of the table at `path` that match the SQL `predicate` with `batches`
+/// (every row of which must match it), in one commit tagged with `txn`. Returns the new
+/// version.
+///
+/// # Errors
+/// When a row does not match the predicate, or the write or commit fails.
+pub async fn replace_where(
+    path: &Path,
+    batches: Vec<RecordBatch>,
+    predicate: &str,
+    txn: Option<&Txn>,
+) -> Result<i64> {
+    let table = open_or_new(path)
+        .await?
+        .write(batches)
+        .with_save_mode(SaveMode::Overwrite)
+        .with_replace_where(predicate.to_string())
+        .with_commit_properties(commit_properties(txn))
+        .await
+        .map_err(delta_err(path))?;
+    Ok(table.version().map(|v| v as i64).unwrap_or(0))
+}
+
+/// The Arrow schema of the table at `path` as readers see it, or `None` when there is no
+/// table.
+///
+/// # Errors
+/// When the table cannot be opened.
+pub async fn arrow_schema(path: &Path) -> Result<Option<arrow::datatypes::SchemaRef>> {
+    let Some(ctx) = session_with(path, "t").await? else {
+        return Ok(None);
+    };
+    let frame = ctx.table("t").await?;
+    Ok(Some(Arc::new(frame.schema().as_arrow().clone())))
+}
+
+/// Adds the columns of `schema` that the table at `path` lacks (as nullable columns), in one
+/// metadata commit; existing rows read them as null.
+///
+/// # Errors
+/// When the commit fails.
+pub async fn add_columns(path: &Path, schema: arrow::datatypes::SchemaRef) -> Result<i64> {
+    let nullable: Vec<arrow::datatypes::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_nullable(true))
+        .collect();
+    let schema = Arc::new(arrow::datatypes::Schema::new(nullable));
+    let table = open_or_new(path)
+        .await?
+        .write(vec![RecordBatch::new_empty(schema)])
+        .with_save_mode(SaveMode::Append)
+        .with_schema_mode(SchemaMode::Merge)
+        .await
+        .map_err(delta_err(path))?;
+    Ok(table.version().map(|v| v as i64).unwrap_or(0))
+}
+
+/// Rewrites the table at `path` with every row selected by `select` (a SQL projection over
+/// the table, registered as `t`), replacing its schema: how a column is widened. One commit;
+/// the versions before stay readable.
+///
+/// # Errors
+/// When the query or the commit fails.
+pub async fn rewrite(path: &Path, select: &str) -> Result<i64> {
+    let Some(ctx) = session_with(path, "t").await? else {
+        return Err(EngineError::Location(format!(
+            "no Delta table at {}",
+            path.display()
+        )));
+    };
+    let plan = ctx
+        .sql(&format!("SELECT {select} FROM t"))
+        .await?
+        .into_unoptimized_plan();
+    write_plan(path, plan, ctx.state(), WriteMode::Overwrite, None).await
+}
+
+/// The data files of the table at `path` (its latest version) and how many of them are
+/// smaller than `target_bytes`; `(0, 0)` when there is no table.
+///
+/// # Errors
+/// When the table cannot be read.
+pub async fn file_counts(path: &Path, target_bytes: u64) -> Result<(usize, usize)> {
+    let Some(table) = open(path).await? else {
+        return Ok((0, 0));
+    };
+    let snapshot = table.snapshot().map_err(delta_err(path))?;
+    let (mut all, mut small) = (0, 0);
+    for file in snapshot.log_data().iter() {
+        all += 1;
+        if (file.size() as u64) < target_bytes {
+            small += 1;
+        }
+    }
+    Ok((all, small))
+}
+
+/// What compacting a table did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// Small files replaced.
+    pub files_removed: u64,
+    /// Files written in their place.
+    pub files_added: u64,
+    /// The table's version afterwards.
+    pub version: i64,
+}
+
+/// Compacts the small files of the table at `path` into files of about `target_bytes`
+/// (Delta `OPTIMIZE`, bin-packing). The rows do not change; readers of older versions keep
+/// reading the files they hold until a vacuum past the retention removes them.
+///
+/// # Errors
+/// When the table cannot be read or the commit fails (a conflicting writer included).
+pub async fn compact(path: &Path, target_bytes: u64) -> Result<Compaction> {
+    let table = open_or_new(path).await?;
+    let target = std::num::NonZeroU64::new(target_bytes.max(1)).unwrap_or(std::num::NonZeroU64::MIN);
+    let (table, metrics) = table
+        .optimize()
+        .with_target_size(target)
+        .await
+        .map_err(delta_err(path))?;
+    Ok(Compaction {
+        files_removed: metrics.num_files_removed,
+        files_added: metrics.num_files_added,
+        version: table.version().map(|v| v as i64).unwrap_or(0),
+    })
+}
+
+/// A clock for [`vacuum`], in milliseconds since the epoch (tests move it forward).
+#[derive(Debug)]
+struct FixedClock(i64);
+
+impl deltalake::operations::vacuum::Clock for FixedClock {
+    fn current_timestamp_millis(&self) -> i64 {
+        self.0
+    }
+}
+
+/// Deletes the files of the table at `path` that no version within `retention` references,
+/// including files no version ever referenced (orphans of a crashed writer: Delta `VACUUM`
+/// in full mode). `now_ms` overrides the clock. Returns the files deleted.
+///
+/// # Errors
+/// When the table cannot be read or a file cannot be deleted.
+pub async fn vacuum(
+    path: &Path,
+    retention: std::time::Duration,
+    now_ms: Option<i64>,
+) -> Result<usize> {
+    let Some(table) = open(path).await? else {
+        return Ok(0);
+    };
+    let retention = chrono::Duration::from_std(retention)
+        .map_err(|e| EngineError::Location(format!("retention: {e}")))?;
+    let mut builder = table
+        .vacuum()
+        .with_retention_period(retention)
+        .with_mode(deltalake::operations::vacuum::VacuumMode::Full)
+        .with_enforce_retention_duration(false);
+    if let Some(now) = now_ms {
+        builder = builder.with_clock(Arc::new(FixedClock(now)));
+    }
+    let (_, metrics) = builder.await.map_err(delta_err(path))?;
+    Ok(metrics.files_deleted.len())
+}
+
 /// The table at `path`, or a handle to create one there.
 async fn open_or_new(path: &Path) -> Result<DeltaTable> {
     Ok(match open(path).await? {
@@ -280,6 +448,23 @@ pub async fn count_rows(path: &Path) -> Result<i64> {
                 .map(|a| a.value(0))
         })
         .unwrap_or(0))
+}
+
+/// A new DataFusion session with the table at `path` registered as `name`, or `None` when
+/// no table exists there. Callers add their own tables and run SQL over it.
+///
+/// # Errors
+/// When the table cannot be opened.
+pub async fn session_with(
+    path: &Path,
+    name: &str,
+) -> Result<Option<datafusion::prelude::SessionContext>> {
+    let Some(table) = open(path).await? else {
+        return Ok(None);
+    };
+    let ctx = datafusion::prelude::SessionContext::new();
+    register(&ctx, name, &table, path).await?;
+    Ok(Some(ctx))
 }
 
 async fn register(

@@ -1,6 +1,7 @@
-//! From raw text to typed values: null tokens, number and date parsing per dialect, unit
-//! conversion, and the `required` and `bounds` rules. A value that fails is never turned
-//! into NULL silently: the row is rejected with the column and the rule.
+//! From raw text to typed values: null tokens, number, date and timestamp parsing per
+//! dialect (formats, time zones and the DST rule are in [`crate::time`]), unit conversion,
+//! and the `required` and `bounds` rules. A value that fails is never turned into NULL
+//! silently: the row is rejected with the column and the rule.
 
 use std::borrow::Cow;
 
@@ -9,6 +10,7 @@ use keel_core::spec::ColumnType;
 
 use crate::parse::{RawRecord, Rejection};
 use crate::plan::{Binding, CanonicalColumn, DialectPlan};
+use crate::time::{self, AmbiguityTracker, Moment, TimeFormat, Zone};
 
 /// A typed value of a canonical column.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +27,8 @@ pub enum Value {
     Date(i32),
     /// Boolean.
     Bool(bool),
+    /// An instant, µs since 1970-01-01T00:00Z.
+    Timestamp(i64),
 }
 
 impl Value {
@@ -37,6 +41,7 @@ impl Value {
             Value::Float(v) => v.to_string(),
             Value::Date(v) => v.to_string(),
             Value::Bool(v) => v.to_string(),
+            Value::Timestamp(v) => v.to_string(),
         }
     }
 }
@@ -57,23 +62,30 @@ pub enum Cell<'a> {
     Bool(bool),
     /// A calendar date, days since 1970-01-01.
     Date(i32),
-    /// A date and time of day as written (wall clock, no zone), µs since 1970-01-01T00:00.
+    /// A date and time of day as written (wall clock, no zone), µs since 1970-01-01T00:00;
+    /// a timestamp column reads it in its binding's zone.
     DateTime(i64),
+    /// An instant whose offset is known (a zoned Parquet timestamp), µs since
+    /// 1970-01-01T00:00Z.
+    Instant(i64),
     /// A value the source itself marks as an error (a spreadsheet's `#DIV/0!`).
     Error(Cow<'a, str>),
 }
 
 /// Converts a raw record into one typed value per canonical column, or the first rule it
-/// breaks.
+/// breaks. `tracker` is the input's memory of ambiguous local times: one per input, used
+/// for all its records in order.
 pub fn convert(
     record: &RawRecord,
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
+    tracker: &mut AmbiguityTracker,
 ) -> Result<Vec<Value>, Rejection> {
     convert_cells(
         record.line,
         dialect,
         columns,
+        tracker,
         |i| match record.values[i].as_deref() {
             Some(text) => Cell::Text(Cow::Borrowed(text)),
             None => Cell::Null,
@@ -84,80 +96,98 @@ pub fn convert(
 
 /// Converts the cells of one record (`cell(i)` for canonical column `i`) into typed values,
 /// or the first rule it breaks. `raw` renders the record's raw text, only for a rejection.
+/// `tracker` is the input's memory of ambiguous local times (see [`crate::time`]).
 pub fn convert_cells<'a>(
     line: i64,
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
+    tracker: &mut AmbiguityTracker,
     mut cell: impl FnMut(usize) -> Cell<'a>,
     raw: impl Fn() -> String,
 ) -> Result<Vec<Value>, Rejection> {
     let mut out = Vec::with_capacity(columns.len());
+    let mut broken: Option<(usize, CastError)> = None;
     for (i, column) in columns.iter().enumerate() {
-        let reject = |rule: &str, reason: String| Rejection {
-            line,
-            raw: raw(),
-            column: Some(column.name.clone()),
-            rule: rule.into(),
-            reason,
-        };
-        let cell = match cell(i) {
-            Cell::Text(text) => {
-                let t = text.trim();
-                if t.is_empty() || dialect.null_tokens.iter().any(|n| n == t) {
-                    Cell::Null
-                } else if t.len() == text.len() {
-                    Cell::Text(text)
-                } else {
-                    Cell::Text(Cow::Owned(t.to_string()))
-                }
-            }
-            other => other,
-        };
-        if cell == Cell::Null {
-            if column.required {
-                return Err(reject(
-                    "required",
-                    format!("`{}` has no value", column.name),
-                ));
-            }
-            out.push(Value::Null);
+        // Once a rule is broken, only timestamp columns are still read: each appearance of
+        // an ambiguous local time counts for the DST rule, even in a rejected record.
+        if broken.is_some() && column.data_type != ColumnType::Timestamp {
             continue;
         }
-        let binding = dialect.bindings[i].as_ref();
-        let value = cast(cell, column, binding, dialect.decimal).map_err(|(r, m)| reject(r, m))?;
-        let numeric = match value {
-            Value::Int(v) => Some(v as f64),
-            Value::Float(v) => Some(v),
-            _ => None,
-        };
-        if let Some(v) = numeric {
-            if let Some(min) = column.min.filter(|m| v < *m) {
-                return Err(reject(
-                    "bounds",
-                    format!("`{}` = {v} is below {min}", column.name),
-                ));
-            }
-            if let Some(max) = column.max.filter(|m| v > *m) {
-                return Err(reject(
-                    "bounds",
-                    format!("`{}` = {v} is above {max}", column.name),
-                ));
+        match value(i, column, cell(i), dialect, tracker) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                broken.get_or_insert((i, e));
             }
         }
-        out.push(value);
     }
-    Ok(out)
+    match broken {
+        None => Ok(out),
+        Some((i, (rule, reason))) => Err(Rejection {
+            line,
+            raw: raw(),
+            column: Some(columns[i].name.clone()),
+            rule: rule.into(),
+            reason,
+        }),
+    }
+}
+
+/// The typed value of one cell of canonical column `i`, or the rule it breaks.
+fn value(
+    i: usize,
+    column: &CanonicalColumn,
+    cell: Cell<'_>,
+    dialect: &DialectPlan,
+    tracker: &mut AmbiguityTracker,
+) -> Result<Value, CastError> {
+    let cell = match cell {
+        Cell::Text(text) => {
+            let t = text.trim();
+            if t.is_empty() || dialect.null_tokens.iter().any(|n| n == t) {
+                Cell::Null
+            } else if t.len() == text.len() {
+                Cell::Text(text)
+            } else {
+                Cell::Text(Cow::Owned(t.to_string()))
+            }
+        }
+        other => other,
+    };
+    if cell == Cell::Null {
+        if column.required {
+            return Err(("required", format!("`{}` has no value", column.name)));
+        }
+        return Ok(Value::Null);
+    }
+    let binding = dialect.bindings[i].as_ref();
+    let value = cast(cell, i, column, binding, dialect.decimal, tracker)?;
+    let numeric = match value {
+        Value::Int(v) => Some(v as f64),
+        Value::Float(v) => Some(v),
+        _ => None,
+    };
+    if let Some(v) = numeric {
+        if let Some(min) = column.min.filter(|m| v < *m) {
+            return Err(("bounds", format!("`{}` = {v} is below {min}", column.name)));
+        }
+        if let Some(max) = column.max.filter(|m| v > *m) {
+            return Err(("bounds", format!("`{}` = {v} is above {max}", column.name)));
+        }
+    }
+    Ok(value)
 }
 
 /// A rule broken by a cast, and why.
 type CastError = (&'static str, String);
 
-/// Casts one non-null cell to the column's canonical type.
+/// Casts one non-null cell of canonical column `i` to the column's canonical type.
 fn cast(
     cell: Cell<'_>,
+    i: usize,
     column: &CanonicalColumn,
     binding: Option<&Binding>,
     decimal: char,
+    tracker: &mut AmbiguityTracker,
 ) -> Result<Value, CastError> {
     let factor = binding.map(|b| b.factor).unwrap_or(1.0);
     let shown = || show(&cell);
@@ -203,34 +233,16 @@ fn cast(
             }
             Value::Float(scale(v, factor))
         }
-        (ColumnType::Date, Cell::Text(text)) => {
-            let format = binding
-                .map(|b| b.date_format.as_str())
-                .unwrap_or("%Y-%m-%d");
-            let date = NaiveDate::parse_from_str(text, format).map_err(|e| {
-                (
-                    "parse_date",
-                    format!("`{text}` is not a date `{format}`: {e}"),
-                )
-            })?;
-            Value::Date(days_since_epoch(date))
-        }
         (ColumnType::Date, Cell::Date(d)) => Value::Date(*d),
-        (ColumnType::Date, Cell::DateTime(us)) => {
-            if us.rem_euclid(MICROS_PER_DAY) != 0 {
-                return Err((
-                    "parse_date",
-                    format!(
-                        "`{}` has a time of day; `{}` is a date",
-                        shown(),
-                        column.name
-                    ),
-                ));
-            }
-            Value::Date(us.div_euclid(MICROS_PER_DAY) as i32)
+        (ColumnType::Date, c) => {
+            let moment = moment(c, binding, decimal).map_err(|m| ("parse_date", m))?;
+            let tz = binding.map_or(Zone::default().tz, |b| b.zone().tz);
+            Value::Date(days_since_epoch(time::to_date(moment, tz, &column.name)?))
         }
-        (ColumnType::Date, _) => {
-            return Err(("parse_date", format!("`{}` is not a date", shown())));
+        (ColumnType::Timestamp, c) => {
+            let moment = moment(c, binding, decimal).map_err(|m| ("parse_timestamp", m))?;
+            let zone = binding.map_or_else(Zone::default, Binding::zone);
+            Value::Timestamp(time::to_instant(moment, zone, i, tracker)?)
         }
         (ColumnType::Bool, Cell::Text(text)) => match text.to_ascii_lowercase().as_str() {
             "true" | "t" | "1" | "yes" | "y" => Value::Bool(true),
@@ -247,6 +259,28 @@ fn cast(
 
 /// Microseconds in a day.
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// What a non-null cell of a date or timestamp column says about time, read with its
+/// binding's `date_format` (`%Y-%m-%d` without a binding).
+fn moment(cell: &Cell<'_>, binding: Option<&Binding>, decimal: char) -> Result<Moment, String> {
+    let format = TimeFormat::new(binding.map_or("%Y-%m-%d", |b| b.date_format.as_str()));
+    match cell {
+        Cell::Text(text) => time::parse_text(text, format, decimal),
+        Cell::Int(v) => time::parse_number(*v as f64, Some(*v), format),
+        Cell::Float(v) => time::parse_number(*v, None, format),
+        Cell::Date(d) => epoch()
+            .checked_add_signed(chrono::TimeDelta::days(i64::from(*d)))
+            .map(Moment::Date)
+            .ok_or_else(|| format!("day {d} is out of range")),
+        Cell::DateTime(us) => chrono::DateTime::from_timestamp_micros(*us)
+            .map(|t| Moment::Local(t.naive_utc()))
+            .ok_or_else(|| format!("{us} µs is out of range")),
+        Cell::Instant(us) => Ok(Moment::Instant(*us)),
+        Cell::Null | Cell::Bool(_) | Cell::Error(_) => {
+            Err(format!("`{}` is not a date or time", show(cell)))
+        }
+    }
+}
 
 /// A cell as text, for string columns and messages.
 fn show(cell: &Cell<'_>) -> String {
@@ -270,6 +304,7 @@ fn show(cell: &Cell<'_>) -> String {
                 }
             })
             .unwrap_or_else(|| format!("{us} µs")),
+        Cell::Instant(us) => time::show_instant(*us),
     }
 }
 
@@ -319,6 +354,134 @@ mod tests {
         assert_eq!(parse_decimal("1,234", '.'), None);
         assert_eq!(parse_decimal("1.234,5", ','), None);
         assert_eq!(parse_decimal("1x2", '.'), None);
+    }
+
+    /// A planned source with a timestamp `at` and a date `day`, both in Europe/Warsaw.
+    fn plan(date_format: &str) -> crate::SourcePlan {
+        let toml = format!(
+            r#"
+[collector]
+kind = "files"
+path = "inbox"
+[format]
+kind = "parquet"
+[[format.dialects]]
+name = "d"
+timezone = "Europe/Warsaw"
+date_format = "{date_format}"
+[format.dialects.columns]
+at = "at"
+day = "day"
+[[columns]]
+name = "at"
+type = "timestamp"
+[[columns]]
+name = "day"
+type = "date"
+"#
+        );
+        let source = keel_core::project::Source {
+            name: "s".into(),
+            path: "sources/s.toml".into(),
+            spec: toml::from_str(&toml).unwrap(),
+        };
+        crate::SourcePlan::new(&source).unwrap()
+    }
+
+    fn row(
+        plan: &crate::SourcePlan,
+        at: Cell<'static>,
+        day: Cell<'static>,
+    ) -> Result<Vec<Value>, String> {
+        let cells = [at, day];
+        convert_cells(
+            1,
+            &plan.dialects[0],
+            &plan.columns,
+            &mut AmbiguityTracker::new(),
+            |i| cells[i].clone(),
+            String::new,
+        )
+        .map_err(|r| format!("{}:{}", r.rule, r.column.unwrap_or_default()))
+    }
+
+    fn utc(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_micros()
+    }
+
+    #[test]
+    fn wall_clock_cells_are_read_in_the_zone_and_instants_kept() {
+        let plan = plan("%Y-%m-%d");
+        // A spreadsheet or Parquet wall clock, 2021-07-01 12:00 in Warsaw (CEST).
+        let wall = utc("2021-07-01T12:00:00Z");
+        let midnight = utc("2021-07-01T00:00:00Z");
+        let day = days_since_epoch(NaiveDate::from_ymd_opt(2021, 7, 1).unwrap());
+        assert_eq!(
+            row(&plan, Cell::DateTime(wall), Cell::DateTime(midnight)),
+            Ok(vec![
+                Value::Timestamp(utc("2021-07-01T10:00:00Z")),
+                Value::Date(day)
+            ])
+        );
+        // A zoned instant keeps its instant; a date column takes its day in the zone.
+        assert_eq!(
+            row(
+                &plan,
+                Cell::Instant(wall),
+                Cell::Instant(utc("2021-06-30T22:00:00Z"))
+            ),
+            Ok(vec![Value::Timestamp(wall), Value::Date(day)])
+        );
+        // A date column is not fed a time of day.
+        assert_eq!(
+            row(&plan, Cell::Null, Cell::DateTime(wall)),
+            Err("parse_date:day".to_string())
+        );
+        // A date in a timestamp column is its local midnight.
+        assert_eq!(
+            row(&plan, Cell::Date(day), Cell::Null),
+            Ok(vec![
+                Value::Timestamp(utc("2021-06-30T22:00:00Z")),
+                Value::Null
+            ])
+        );
+        // Numbers need a numeric format.
+        assert_eq!(
+            row(&plan, Cell::Int(1_625_140_800), Cell::Null),
+            Err("parse_timestamp:at".to_string())
+        );
+    }
+
+    #[test]
+    fn number_cells_read_as_epochs_or_serials() {
+        let plan_s = plan("epoch_s");
+        assert_eq!(
+            row(&plan_s, Cell::Int(1_625_140_800), Cell::Null),
+            Ok(vec![
+                Value::Timestamp(utc("2021-07-01T12:00:00Z")),
+                Value::Null
+            ])
+        );
+        let plan_x = plan("excel_serial");
+        let day = days_since_epoch(NaiveDate::from_ymd_opt(2021, 7, 1).unwrap());
+        assert_eq!(
+            row(&plan_x, Cell::Float(44378.5), Cell::Int(44378)),
+            Ok(vec![
+                Value::Timestamp(utc("2021-07-01T10:00:00Z")),
+                Value::Date(day)
+            ])
+        );
+    }
+
+    #[test]
+    fn timestamps_key_by_their_instant() {
+        assert_eq!(Value::Timestamp(-1).key_part(), "-1");
+        assert_ne!(
+            Value::Timestamp(utc("2021-10-31T00:30:00Z")).key_part(),
+            Value::Timestamp(utc("2021-10-31T01:30:00Z")).key_part()
+        );
     }
 
     #[test]

@@ -19,9 +19,11 @@ use sha2::{Digest, Sha256};
 
 use crate::compression::{self, Input};
 use crate::convert::convert;
+use crate::evolve::{self, Change};
 use crate::parse::{self, Converted};
 use crate::plan::SourcePlan;
 use crate::rows::{QuarantineRow, Row, quarantine_batch, to_batch};
+use crate::time::AmbiguityTracker;
 use crate::{FormattedError, Result};
 
 /// What formatting a source did.
@@ -45,10 +47,18 @@ pub struct FormatReport {
     pub commits: u64,
     /// Version of the table afterwards.
     pub delta_version: Option<i64>,
+    /// Objects that held no data row (empty, or a header only).
+    pub empty_objects: u64,
+    /// Differences between the declaration and the table, as applied (see [`crate::evolve`]).
+    pub schema_changes: Vec<String>,
 }
 
 /// Formats every landing object of `source` that its table has not seen yet.
 /// `on_object` is called after each object (for progress bars).
+///
+/// After [`Catalog::start_rebuild`] moved the table to a new generation, every object is
+/// unformatted again and the first commit of the generation replaces the table and its
+/// quarantine (schema included); the versions before stay readable by time travel.
 ///
 /// # Errors
 /// When the source cannot be planned, an object cannot be read, or a commit fails. Bad
@@ -63,69 +73,159 @@ pub async fn format_source(
     let plan = SourcePlan::new(source)?;
     let objects = catalog.unformatted_objects(&source.name, &plan.table)?;
     let mut report = FormatReport::default();
+    let target = Target::new(project, catalog, &plan).await?;
     let per_commit = project.spec.engine.objects_per_commit.max(1);
+    let mut replace = target.replace;
     for chunk in objects.chunks(per_commit) {
         format_chunk(
-            project,
-            &plan,
-            catalog,
-            run_id,
-            chunk,
-            &mut report,
-            on_object,
+            project, &plan, catalog, run_id, &target, replace, chunk, &mut report, on_object,
+        )
+        .await?;
+        replace = Replace::default();
+    }
+    if replace.table || replace.quarantine {
+        // A rebuild of a source with no objects left: the table becomes empty.
+        format_chunk(
+            project, &plan, catalog, run_id, &target, replace, &[], &mut report, on_object,
         )
         .await?;
     }
-    if report.objects > 0 {
+    if report.objects > 0 || target.replace.table {
         report.delta_version = delta::version(&project.lake.formatted(&plan.table)).await?;
     }
     Ok(report)
 }
 
-/// The rows of one chunk after parsing and deduplication.
-struct Chunk {
-    rows: Vec<Option<Row>>,
-    quarantine: Vec<QuarantineRow>,
-    entries: Vec<LedgerEntry>,
-    replaced: u64,
-    bytes: u64,
+/// Where a source's chunks are committed: the `txn` application id of the table's current
+/// generation, and whether that generation still has to replace what is there.
+struct Target {
+    app_id: String,
+    replace: Replace,
 }
 
+/// Which of the table and its quarantine the next commit replaces instead of appending to.
+#[derive(Debug, Clone, Copy, Default)]
+struct Replace {
+    table: bool,
+    quarantine: bool,
+}
+
+impl Target {
+    async fn new(project: &Project, catalog: &Catalog, plan: &SourcePlan) -> Result<Target> {
+        let generation = catalog.format_generation(&plan.table)?;
+        let app_id = format_app_id(&plan.source, generation);
+        if generation == 0 {
+            return Ok(Target {
+                app_id,
+                replace: Replace::default(),
+            });
+        }
+        // The generation has replaced a table once any source feeding it committed there.
+        let apps: Vec<String> = project
+            .sources
+            .iter()
+            .filter(|s| s.table() == plan.table)
+            .map(|s| format_app_id(&s.name, generation))
+            .collect();
+        let lake = &project.lake;
+        Ok(Target {
+            replace: Replace {
+                table: !any_committed(&lake.formatted(&plan.table), &apps).await?,
+                quarantine: !any_committed(&lake.quarantine(&plan.table), &apps).await?,
+            },
+            app_id,
+        })
+    }
+}
+
+/// Whether any of the `txn` application ids `apps` has committed to the table at `path`.
+async fn any_committed(path: &std::path::Path, apps: &[String]) -> Result<bool> {
+    for app in apps {
+        if delta::txn_version(path, app).await?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The `txn` application id of a source's commits in a generation of its table.
+fn format_app_id(source: &str, generation: i64) -> String {
+    if generation == 0 {
+        format!("keel:format:{source}")
+    } else {
+        format!("keel:format:{source}@{generation}")
+    }
+}
+
+/// The rows of one chunk after parsing and deduplication.
+pub(crate) struct Chunk {
+    pub(crate) rows: Vec<Option<Row>>,
+    pub(crate) quarantine: Vec<QuarantineRow>,
+    pub(crate) entries: Vec<LedgerEntry>,
+    pub(crate) replaced: u64,
+    pub(crate) bytes: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn format_chunk(
     project: &Project,
     plan: &SourcePlan,
     catalog: &Catalog,
     run_id: &str,
+    target: &Target,
+    replace: Replace,
     objects: &[LandingObject],
     report: &mut FormatReport,
     on_object: &(dyn Fn() + Sync),
 ) -> Result<()> {
-    let Some(last) = objects.last() else {
-        return Ok(());
-    };
-    let chunk = parse_chunk(project, plan, run_id, objects, on_object)?;
     let lake = &project.lake;
     let table_path = lake.formatted(&plan.table);
     let quarantine_path = lake.quarantine(&plan.table);
+    let table_schema = if replace.table {
+        None
+    } else {
+        delta::arrow_schema(&table_path).await?
+    };
+    let changes = table_schema
+        .as_ref()
+        .map(|t| evolve::compare(t, &plan.schema))
+        .unwrap_or_default();
+    let refusal = changes.iter().find_map(|c| match c {
+        Change::Incompatible { column, reason } => Some(Refusal {
+            column: column.clone(),
+            reason: format!("{reason}: fix the declaration, or rebuild the table"),
+        }),
+        _ => None,
+    });
+    let chunk = parse_chunk(project, plan, run_id, objects, refusal.as_ref(), on_object)?;
     // The chunk's marker: objects are formatted in ingestion order, so the last object's
     // sequence number is a high-water mark of what this source has committed.
     let txn = Txn {
-        app_id: format!("keel:format:{}", plan.source),
-        version: last.seq,
+        app_id: target.app_id.clone(),
+        version: objects.last().map_or(0, |o| o.seq),
     };
     let committed = |v: Option<i64>| v.is_some_and(|v| v >= txn.version);
 
-    if !chunk.quarantine.is_empty()
+    if (replace.quarantine || !chunk.quarantine.is_empty())
         && !committed(delta::txn_version(&quarantine_path, &txn.app_id).await?)
     {
         let batch = quarantine_batch(&chunk.quarantine)?;
-        delta::write(&quarantine_path, vec![batch], WriteMode::Append, Some(&txn)).await?;
+        let mode = if replace.quarantine {
+            WriteMode::Overwrite
+        } else {
+            WriteMode::Append
+        };
+        delta::write(&quarantine_path, vec![batch], mode, Some(&txn)).await?;
         record_version(
             catalog,
             project,
             plan,
             "quarantine",
-            "append",
+            if replace.quarantine {
+                "rebuild"
+            } else {
+                "append"
+            },
             run_id,
             txn.version,
         )
@@ -134,27 +234,20 @@ async fn format_chunk(
 
     let live: Vec<&Row> = chunk.rows.iter().flatten().collect();
     if !committed(delta::txn_version(&table_path, &txn.app_id).await?) {
-        let batch_size = project.spec.engine.batch_size.max(1);
-        let batches = live
-            .chunks(batch_size)
-            .map(|rows| to_batch(&plan.schema, &plan.columns, rows))
-            .collect::<Result<Vec<_>>>()?;
-        let batches = if batches.is_empty() {
-            vec![arrow::array::RecordBatch::new_empty(plan.schema.clone())]
+        let mut batches = row_batches(project, plan, &live)?;
+        if let (Some(table_schema), None) = (&table_schema, &refusal) {
+            batches = evolve_table(&table_path, table_schema, &changes, batches).await?;
+            for c in &changes {
+                if !report.schema_changes.contains(&c.to_string()) {
+                    report.schema_changes.push(c.to_string());
+                }
+            }
+        }
+        let operation = if replace.table {
+            delta::write(&table_path, batches, WriteMode::Overwrite, Some(&txn)).await?;
+            "rebuild"
         } else {
-            batches
-        };
-        let keys: Vec<String> = plan
-            .keys
-            .iter()
-            .map(|&k| plan.columns[k].name.clone())
-            .collect();
-        let operation = if delta::any_key_exists(&table_path, &batches, &keys).await? {
-            delta::merge(&table_path, batches, &keys, Some(&txn)).await?;
-            "merge"
-        } else {
-            delta::write(&table_path, batches, WriteMode::Append, Some(&txn)).await?;
-            "append"
+            upsert(&table_path, plan, batches, &txn).await?
         };
         report.commits += 1;
         record_version(
@@ -177,6 +270,10 @@ async fn format_chunk(
         report.rows_written += e.rows_written as u64;
         report.rows_quarantined += e.rows_quarantined as u64;
         report.rows_duplicate += e.rows_duplicate as u64;
+        if e.rows_read == 0 {
+            report.empty_objects += 1;
+            tracing::warn!(object = %e.object_id, table = %e.table_name, "object holds no data row");
+        }
     }
     catalog.record_ledger(&entries)?;
     report.objects += objects.len() as u64;
@@ -185,11 +282,107 @@ async fn format_chunk(
     Ok(())
 }
 
-fn parse_chunk(
+/// Applies the compatible `changes` of a declaration to the table at `path` (new columns
+/// added, widened columns rewritten) and returns `batches` in the table's resulting schema.
+pub(crate) async fn evolve_table(
+    path: &std::path::Path,
+    table_schema: &arrow::datatypes::SchemaRef,
+    changes: &[Change],
+    batches: Vec<arrow::array::RecordBatch>,
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    if changes.is_empty() {
+        return Ok(batches);
+    }
+    if changes.iter().any(|c| matches!(c, Change::Added { .. })) {
+        if let Some(first) = batches.first() {
+            delta::add_columns(path, first.schema()).await?;
+        }
+    }
+    if let Some(select) = evolve::widening_select(table_schema, changes) {
+        delta::rewrite(path, &select).await?;
+    }
+    let Some(schema) = delta::arrow_schema(path).await? else {
+        return Ok(batches);
+    };
+    batches
+        .iter()
+        .map(|b| evolve::conform(b, &schema))
+        .collect()
+}
+
+/// Why every row of a chunk is refused: its declaration changed incompatibly with its table.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    column: String,
+    reason: String,
+}
+
+impl Refusal {
+    /// The rejection of a row that would otherwise pass; its raw text is its typed values.
+    fn reject(&self, line: i64, values: &[crate::convert::Value]) -> parse::Rejection {
+        parse::Rejection {
+            line,
+            raw: values
+                .iter()
+                .map(crate::convert::Value::key_part)
+                .collect::<Vec<_>>()
+                .join(","),
+            column: Some(self.column.clone()),
+            rule: "schema_change".into(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// Rows as record batches of the engine's batch size (one empty batch when there are none,
+/// so that a first commit still creates the table with its schema).
+pub(crate) fn row_batches(
+    project: &Project,
+    plan: &SourcePlan,
+    rows: &[&Row],
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    let batch_size = project.spec.engine.batch_size.max(1);
+    let batches = rows
+        .chunks(batch_size)
+        .map(|rows| to_batch(&plan.schema, &plan.columns, rows))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(if batches.is_empty() {
+        vec![arrow::array::RecordBatch::new_empty(plan.schema.clone())]
+    } else {
+        batches
+    })
+}
+
+/// Appends `batches`, or merges them by the source's keys when one of their keys is
+/// already in the table. Returns the operation used.
+pub(crate) async fn upsert(
+    table_path: &std::path::Path,
+    plan: &SourcePlan,
+    batches: Vec<arrow::array::RecordBatch>,
+    txn: &Txn,
+) -> Result<&'static str> {
+    let keys: Vec<String> = plan
+        .keys
+        .iter()
+        .map(|&k| plan.columns[k].name.clone())
+        .collect();
+    Ok(
+        if delta::any_key_exists(table_path, &batches, &keys).await? {
+            delta::merge(table_path, batches, &keys, Some(txn)).await?;
+            "merge"
+        } else {
+            delta::write(table_path, batches, WriteMode::Append, Some(txn)).await?;
+            "append"
+        },
+    )
+}
+
+pub(crate) fn parse_chunk(
     project: &Project,
     plan: &SourcePlan,
     run_id: &str,
     objects: &[LandingObject],
+    refuse: Option<&Refusal>,
     on_object: &(dyn Fn() + Sync),
 ) -> Result<Chunk> {
     let run_id: Arc<str> = Arc::from(run_id);
@@ -245,6 +438,10 @@ fn parse_chunk(
         let object_index = chunk.entries.len();
         for (record, reference, dialect) in records {
             entry.rows_read += 1;
+            let record = match (record, refuse) {
+                (Ok((line, values)), Some(refusal)) => Err(refusal.reject(line, &values)),
+                (record, _) => record,
+            };
             match record {
                 Ok((line, values)) => {
                     if !plan.keys.is_empty() {
@@ -398,9 +595,12 @@ fn read_input(
     };
     let columns = &plan.columns;
     let text = |parsed: parse::Parsed| -> Converted {
+        let mut tracker = AmbiguityTracker::new();
         parsed
             .into_iter()
-            .map(|r| r.and_then(|r| convert(&r, dialect, columns).map(|v| (r.line, v))))
+            .map(|r| {
+                r.and_then(|r| convert(&r, dialect, columns, &mut tracker).map(|v| (r.line, v)))
+            })
             .collect()
     };
     let rows = match plan.kind {
@@ -421,7 +621,7 @@ fn read_input(
 
 /// Registers the dataset and records its latest version, with the landing high-water mark
 /// (the ingestion sequence number of the last object it holds) as its input.
-async fn record_version(
+pub(crate) async fn record_version(
     catalog: &Catalog,
     project: &Project,
     plan: &SourcePlan,

@@ -23,21 +23,31 @@
 //! - [`convert`]: typed values, units, null tokens, required and bounds rules.
 //! - [`detect`]: dialect detection for `auto` dialects (encoding, delimiter, preamble,
 //!   header, decimal, date formats, nulls), stored as the object's physical metadata.
+//! - [`time`]: date and timestamp formats, time zones to UTC and the DST rule.
 //! - [`units`]: unit conversion factors.
+//! - [`evolve`]: a declaration that no longer matches its table: added, removed, widened
+//!   and incompatible columns.
 //! - [`rows`]: typed rows and quarantine rows as Arrow batches.
-//! - [`exec`]: formatting the new objects of a source, chunk by chunk.
+//! - [`exec`]: formatting the new objects of a source, chunk by chunk; rebuilds.
+//! - [`reprocess`]: the quarantine parsed again after a declaration fix.
+//! - [`quarantine`]: what a quarantine holds, by rule and column.
 
 pub mod compression;
 pub mod convert;
 pub mod detect;
+pub mod evolve;
 pub mod exec;
 pub mod parse;
 pub mod plan;
+pub mod quarantine;
+pub mod reprocess;
 pub mod rows;
+pub mod time;
 pub mod units;
 
 pub use exec::{FormatReport, format_source};
 pub use plan::SourcePlan;
+pub use reprocess::{ReprocessReport, reprocess_quarantine};
 
 use std::path::PathBuf;
 

@@ -32,8 +32,9 @@ pub struct Rejection {
     pub raw: String,
     /// The canonical column at fault, if one is.
     pub column: Option<String>,
-    /// The rule broken: `field_count`, `encoding`, `parse_number`, `parse_date`, `required`,
-    /// `bounds`, `not_finite`, `missing_column`, `json_syntax`, `compression`,
+    /// The rule broken: `field_count`, `encoding`, `parse_number`, `parse_date`,
+    /// `parse_timestamp`, `nonexistent_local_time`, `ambiguous_local_time`, `time_range`,
+    /// `required`, `bounds`, `not_finite`, `missing_column`, `json_syntax`, `compression`,
     /// `size_limit`, `zip_path`, `parquet`, `xlsx`, `cell_error`, ...
     pub rule: String,
     /// A message for a person.
@@ -49,7 +50,9 @@ pub type Converted = Vec<Result<(i64, Vec<crate::convert::Value>), Rejection>>;
 /// The value each canonical column takes from the input's original name (`from_name`
 /// bindings), computed once per input.
 pub fn name_values(dialect: &crate::plan::DialectPlan, original_name: &str) -> Vec<Option<String>> {
-    bound_values(dialect, dialect.bindings.len(), original_name, |_, _| None)
+    bound_values(dialect, dialect.bindings.len(), original_name, |_, _, _| {
+        None
+    })
 }
 
 /// One rejection standing for a whole input (line 0).
@@ -71,12 +74,14 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: &'static Encoding) -> (Cow<'a, str>
 }
 
 /// One value per canonical column of a record: from the object's original name where the
-/// dialect binds a column to it, else from `field(column index, bound field name)`.
+/// dialect binds a column to it, else from `field(column index, part, field name)` for each
+/// of the binding's fields (part 0 of a single `field`; parts of composite `fields` are
+/// joined by [`crate::plan::Binding::compose`]).
 pub fn bound_values(
     dialect: &crate::plan::DialectPlan,
     columns: usize,
     original_name: &str,
-    mut field: impl FnMut(usize, Option<&str>) -> Option<String>,
+    mut field: impl FnMut(usize, usize, &str) -> Option<String>,
 ) -> Vec<Option<String>> {
     (0..columns)
         .map(|i| {
@@ -86,7 +91,7 @@ pub fn bound_values(
                     .captures(original_name)
                     .and_then(|c| c.get(1))
                     .map(|m| m.as_str().to_string()),
-                None => field(i, binding.field.as_deref()),
+                None => binding.compose(|part, name| field(i, part, name)),
             }
         })
         .collect()

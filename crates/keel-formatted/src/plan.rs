@@ -6,12 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use chrono_tz::Tz;
 use encoding_rs::Encoding;
 use globset::{Glob, GlobMatcher};
 use keel_core::project::Source;
-use keel_core::spec::{ColumnType, Compression, FormatKind, JsonLayout, SheetRef};
+use keel_core::spec::{AmbiguousTime, ColumnType, Compression, FormatKind, JsonLayout, SheetRef};
 use regex::Regex;
 
+use crate::time::{self, TimeFormat, Zone};
 use crate::{FormattedError, Result, units};
 
 /// Provenance columns every formatted row carries.
@@ -37,12 +39,71 @@ pub struct CanonicalColumn {
 pub struct Binding {
     /// Source field (CSV header or JSON field).
     pub field: Option<String>,
+    /// Source fields whose values are joined with a space into this column's value
+    /// (composite `fields`); empty for a single `field`.
+    pub fields: Vec<String>,
     /// Regex with one capture group over the object's original name.
     pub from_name: Option<Regex>,
     /// Multiply numeric values by this to reach the canonical unit.
     pub factor: f64,
-    /// Date format of this column.
+    /// Date format of this column (see [`crate::time`]).
     pub date_format: String,
+    /// Zone of local wall-clock times in this column (the column's, else the dialect's).
+    pub timezone: Tz,
+    /// How an ambiguous local time is read (the column's, else the dialect's).
+    pub ambiguous: AmbiguousTime,
+}
+
+impl Binding {
+    /// The source fields the value is read from, in order: the composite `fields`, or
+    /// the single `field`; none for a `from_name` binding.
+    pub fn fields(&self) -> &[String] {
+        if self.from_name.is_some() {
+            &[]
+        } else if self.fields.is_empty() {
+            self.field.as_slice()
+        } else {
+            &self.fields
+        }
+    }
+
+    /// The value of this column from `value(part, field)` for each of [`Binding::fields`]:
+    /// a single field's value as it is; composite parts joined with a single space. Parts
+    /// that are absent or blank are no value when all are, and empty text between the
+    /// spaces otherwise (so that the format rejects the joined value and quarantine shows
+    /// what was there).
+    pub fn compose<S: AsRef<str>>(
+        &self,
+        mut value: impl FnMut(usize, &str) -> Option<S>,
+    ) -> Option<String> {
+        match self.fields() {
+            [] => None,
+            [one] if self.fields.is_empty() => value(0, one).map(|v| v.as_ref().to_string()),
+            parts => {
+                let mut joined = String::new();
+                let mut any = false;
+                for (k, name) in parts.iter().enumerate() {
+                    if k > 0 {
+                        joined.push(' ');
+                    }
+                    if let Some(v) = value(k, name) {
+                        let v = v.as_ref().trim();
+                        any |= !v.is_empty();
+                        joined.push_str(v);
+                    }
+                }
+                any.then_some(joined)
+            }
+        }
+    }
+
+    /// The zone and DST rule of local times in this column.
+    pub fn zone(&self) -> Zone {
+        Zone {
+            tz: self.timezone,
+            ambiguous: self.ambiguous,
+        }
+    }
 }
 
 /// The value that asks for detection.
@@ -144,6 +205,10 @@ pub struct DialectPlan {
     pub sheet: Option<SheetRef>,
     /// xlsx: the header's spreadsheet row number, from 1 (default the first non-empty row).
     pub header_row: Option<u32>,
+    /// Zone of local wall-clock times (default UTC); a binding may override it.
+    pub timezone: Tz,
+    /// How ambiguous local times are read; a binding may override it.
+    pub ambiguous: AmbiguousTime,
     /// One binding per canonical column (`None`: not provided by this dialect).
     pub bindings: Vec<Option<Binding>>,
 }
@@ -243,6 +308,13 @@ impl SourcePlan {
             let matcher = Glob::new(&glob)
                 .map_err(|e| err(format!("{}: {e}", at("match"))))?
                 .compile_matcher();
+            let dialect_tz = match &d.timezone {
+                Some(z) => {
+                    time::parse_zone(z).map_err(|m| err(format!("{}: {m}", at("timezone"))))?
+                }
+                None => Tz::UTC,
+            };
+            let dialect_ambiguous = d.ambiguous.unwrap_or_default();
             let mut bindings = vec![None; columns.len()];
             for (canonical, from) in &d.columns {
                 let Some(idx) = columns.iter().position(|c| &c.name == canonical) else {
@@ -271,14 +343,52 @@ impl SourcePlan {
                     }
                     _ => 1.0,
                 };
+                let fields = from.fields.clone().unwrap_or_default();
+                if !fields.is_empty()
+                    && matches!(spec.format.kind, FormatKind::Parquet | FormatKind::Xlsx)
+                {
+                    return Err(err(format!(
+                        "{key}: composite `fields` are read from csv, json and ndjson sources"
+                    )));
+                }
+                let timezone = match &from.timezone {
+                    Some(z) => time::parse_zone(z).map_err(|m| {
+                        err(format!(
+                            "{}: {m}",
+                            at(&format!("columns.{canonical}.timezone"))
+                        ))
+                    })?,
+                    None => dialect_tz,
+                };
+                let date_format = match &from.date_format {
+                    Some(f) => {
+                        TimeFormat::check(f).map_err(|m| {
+                            err(format!(
+                                "{}: {m}",
+                                at(&format!("columns.{canonical}.date_format"))
+                            ))
+                        })?;
+                        f.clone()
+                    }
+                    None => {
+                        if matches!(
+                            columns[idx].data_type,
+                            ColumnType::Date | ColumnType::Timestamp
+                        ) {
+                            TimeFormat::check(&d.date_format)
+                                .map_err(|m| err(format!("{}: {m}", at("date_format"))))?;
+                        }
+                        d.date_format.clone()
+                    }
+                };
                 bindings[idx] = Some(Binding {
                     field: from.field.clone(),
+                    fields,
                     from_name,
                     factor,
-                    date_format: from
-                        .date_format
-                        .clone()
-                        .unwrap_or_else(|| d.date_format.clone()),
+                    date_format,
+                    timezone,
+                    ambiguous: from.ambiguous.unwrap_or(dialect_ambiguous),
                 });
             }
             dialects.push(DialectPlan {
@@ -307,6 +417,8 @@ impl SourcePlan {
                     .collect(),
                 sheet: d.sheet.clone(),
                 header_row: d.header_row,
+                timezone: dialect_tz,
+                ambiguous: dialect_ambiguous,
                 bindings,
             });
         }
@@ -355,6 +467,7 @@ pub fn arrow_type(t: ColumnType) -> DataType {
         ColumnType::Float64 => DataType::Float64,
         ColumnType::Date => DataType::Date32,
         ColumnType::Bool => DataType::Boolean,
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
     }
 }
 
@@ -398,12 +511,13 @@ impl fmt::Display for SourcePlan {
         for d in &self.dialects {
             writeln!(
                 f,
-                "  dialect {} ({}): encoding {}, delimiter {:?}, decimal {:?}",
+                "  dialect {} ({}): encoding {}, delimiter {:?}, decimal {:?}, timezone {}",
                 d.name,
                 d.matcher.glob(),
                 d.encoding.name(),
                 d.delimiter as char,
-                d.decimal
+                d.decimal,
+                d.timezone.name()
             )?;
         }
         Ok(())

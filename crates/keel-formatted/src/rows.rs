@@ -119,6 +119,17 @@ pub fn to_batch(
                 });
                 Arc::new(b.finish())
             }
+            ColumnType::Timestamp => {
+                let mut b = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+                values.for_each(|v| {
+                    b.append_option(if let Value::Timestamp(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
+                Arc::new(b.finish())
+            }
         };
         arrays.push(array);
     }

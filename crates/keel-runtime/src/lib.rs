@@ -48,6 +48,9 @@ pub enum RuntimeError {
     /// Another run holds the project.
     #[error("another keel run holds this project (lock `{0}`)")]
     Locked(String),
+    /// The command names something the project does not have.
+    #[error("{0}")]
+    Usage(String),
     /// The ledger does not balance: rows were lost or doubled.
     #[error("the ledger does not balance: {0}")]
     LedgerBroken(String),
@@ -66,7 +69,7 @@ impl RuntimeError {
             RuntimeError::Formatted(e) => e.kind(),
             RuntimeError::Exploitation(e) => e.kind(),
             RuntimeError::Engine(e) => e.kind(),
-            RuntimeError::Locked(_) => ErrorKind::User,
+            RuntimeError::Locked(_) | RuntimeError::Usage(_) => ErrorKind::User,
             RuntimeError::LedgerBroken(_) => ErrorKind::Internal,
             RuntimeError::Io(_) => ErrorKind::External,
         }

@@ -26,6 +26,8 @@ pub enum Stage {
     Format,
     /// Models are built.
     Build,
+    /// Every table is compacted and vacuumed (`keel maintain`).
+    Maintain,
 }
 
 /// What to run.
@@ -39,6 +41,12 @@ pub struct RunOptions {
     pub command: String,
     /// Collect and land only these sources (all when empty).
     pub sources: Vec<String>,
+    /// Formatted tables rebuilt from persistent landing (a new generation) by this run.
+    pub rebuild: Vec<String>,
+    /// Formatted tables whose quarantine is parsed again after formatting.
+    pub reprocess: Vec<String>,
+    /// The clock of vacuum's retention, in ms since the epoch (`None`: now). For tests.
+    pub now_ms: Option<i64>,
 }
 
 impl RunOptions {
@@ -55,6 +63,9 @@ impl Default for RunOptions {
             progress: false,
             command: "run".into(),
             sources: Vec::new(),
+            rebuild: Vec::new(),
+            reprocess: Vec::new(),
+            now_ms: None,
         }
     }
 }
@@ -215,6 +226,12 @@ async fn run_stages(
         }
     }
     if wants(Stage::Format) {
+        let mut formatted = std::collections::BTreeSet::new();
+        for table in &options.rebuild {
+            check_table(project, table)?;
+            let generation = catalog.start_rebuild(table, &rec.run_id)?;
+            tracing::info!(table, generation, "rebuilding from persistent landing");
+        }
         for source in &project.sources {
             let t = Instant::now();
             let pending = catalog
@@ -232,6 +249,9 @@ async fn run_stages(
                 .await?;
             bar.finish_and_clear();
             new_work |= report.objects > 0;
+            if report.objects > 0 {
+                formatted.insert(source.table().to_string());
+            }
             rec.record(
                 StepRecord {
                     stage: "format".into(),
@@ -243,7 +263,8 @@ async fn run_stages(
                     message: Some(format!(
                         "{} quarantined, {} duplicate, {} replaced by a later version",
                         report.rows_quarantined, report.rows_duplicate, report.rows_replaced
-                    )),
+                    ) + &empty_note(report.empty_objects)
+                        + &schema_note(&report.schema_changes)),
                     status: if report.objects == 0 {
                         "skipped".into()
                     } else {
@@ -254,7 +275,63 @@ async fn run_stages(
                 t.elapsed(),
             )?;
         }
+        let mut compacted = std::collections::BTreeSet::new();
+        for source in &project.sources {
+            let table = source.table();
+            if formatted.contains(table) && compacted.insert(table.to_string()) {
+                let policy = project.spec.maintenance.compact_small_files;
+                if policy > 0 {
+                    let path = project.lake.formatted(table);
+                    maintain_table(project, rec, &path, &format!("formatted.{table}"), policy, None)
+                        .await?;
+                }
+            }
+        }
+        for table in &options.reprocess {
+            check_table(project, table)?;
+            let t = Instant::now();
+            let report =
+                keel_formatted::reprocess_quarantine(project, table, catalog, &rec.run_id).await?;
+            new_work |= report.released > 0;
+            rec.record(
+                StepRecord {
+                    stage: "reprocess".into(),
+                    target: format!("formatted._quarantine.{table}"),
+                    objects_in: report.objects as i64,
+                    rows_in: (report.released + report.still_quarantined) as i64,
+                    rows_out: (report.released - report.superseded) as i64,
+                    message: Some(format!(
+                        "{}{} released ({} superseded by a later object), {} still quarantined{}",
+                        if report.resumed { "resumed: " } else { "" },
+                        report.released,
+                        report.superseded,
+                        report.still_quarantined,
+                        if report.newly_failing > 0 {
+                            format!(
+                                ", {} rows that passed fail now and were left in the table \
+                                 (use --rebuild)",
+                                report.newly_failing
+                            )
+                        } else {
+                            String::new()
+                        }
+                    )),
+                    ..Default::default()
+                },
+                t.elapsed(),
+            )?;
+        }
         check_ledger(project, catalog).await?;
+    }
+    if wants(Stage::Maintain) {
+        let retention = keel_core::schedule::parse_duration(
+            &project.spec.maintenance.vacuum_retention,
+        )
+        .map_err(RuntimeError::Usage)?;
+        for (name, path) in all_tables(project) {
+            maintain_table(project, rec, &path, &name, 2, Some((retention, options.now_ms)))
+                .await?;
+        }
     }
     let mut failed = Vec::new();
     let mut rebuilt = false;
@@ -312,6 +389,99 @@ async fn run_stages(
 
 /// Checks that every ledger line balances and that each quarantine table holds exactly
 /// the rows the ledger says were quarantined.
+/// Every Delta table of the project, as `(zone.name, path)`.
+fn all_tables(project: &Project) -> Vec<(String, std::path::PathBuf)> {
+    let mut tables = std::collections::BTreeMap::new();
+    for s in &project.sources {
+        let t = s.table();
+        tables.insert(format!("formatted.{t}"), project.lake.formatted(t));
+        tables.insert(format!("quarantine.{t}"), project.lake.quarantine(t));
+    }
+    for m in &project.models {
+        tables.insert(
+            format!("exploitation.{}", m.name),
+            project.lake.exploitation(&m.name),
+        );
+    }
+    tables.into_iter().collect()
+}
+
+/// Compacts the table at `path` when it has at least `min_small` files below the target
+/// size, and vacuums it when `vacuum` gives a retention; records a `maintain` step when it
+/// did either.
+async fn maintain_table(
+    project: &Project,
+    rec: &mut Recorder<'_>,
+    path: &std::path::Path,
+    name: &str,
+    min_small: usize,
+    vacuum: Option<(Duration, Option<i64>)>,
+) -> Result<()> {
+    let t = Instant::now();
+    let target = project.spec.maintenance.target_file_mb.max(1) << 20;
+    let (files, small) = delta::file_counts(path, target).await?;
+    let mut parts = Vec::new();
+    let mut version = None;
+    if files > 0 && small >= min_small.max(2) {
+        let c = delta::compact(path, target).await?;
+        parts.push(format!(
+            "compacted {} small files into {}",
+            c.files_removed, c.files_added
+        ));
+        version = Some(c.version);
+    }
+    if let Some((retention, now)) = vacuum {
+        let deleted = delta::vacuum(path, retention, now).await?;
+        if deleted > 0 {
+            parts.push(format!("vacuumed {deleted} unreferenced files"));
+        }
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    tracing::info!(table = name, ?version, "{}", parts.join(", "));
+    rec.record(
+        StepRecord {
+            stage: "maintain".into(),
+            target: name.to_string(),
+            objects_in: files as i64,
+            message: Some(parts.join(", ")),
+            ..Default::default()
+        },
+        t.elapsed(),
+    )
+}
+
+/// Objects without a data row, for a format step's message.
+fn empty_note(empty: u64) -> String {
+    if empty == 0 {
+        String::new()
+    } else {
+        format!(", {empty} objects without a data row")
+    }
+}
+
+/// The schema changes a format step applied, for its message.
+fn schema_note(changes: &[String]) -> String {
+    if changes.is_empty() {
+        String::new()
+    } else {
+        format!("; schema: {}", changes.join("; "))
+    }
+}
+
+/// A table named on the command line must be one that a source feeds.
+fn check_table(project: &Project, table: &str) -> Result<()> {
+    if project.sources.iter().any(|s| s.table() == table) {
+        return Ok(());
+    }
+    let known: Vec<&str> = project.sources.iter().map(|s| s.table()).collect();
+    Err(RuntimeError::Usage(format!(
+        "no formatted table `{table}` in this project (tables: {})",
+        known.join(", ")
+    )))
+}
+
 async fn check_ledger(project: &Project, catalog: &Catalog) -> Result<()> {
     let broken = catalog.ledger_violations()?;
     if let Some(e) = broken.first() {

@@ -7,7 +7,7 @@ use keel_core::Project;
 use keel_core::schedule::Schedule;
 use keel_runtime::{RunOptions, RunOutcome, RuntimeError, Stage};
 
-use crate::cli::RunArgs;
+use crate::cli::{FormatArgs, MaintainArgs, RunArgs};
 use crate::output;
 
 const ALL_STAGES: [Stage; 4] = [Stage::Collect, Stage::Land, Stage::Format, Stage::Build];
@@ -24,11 +24,66 @@ pub async fn run(
     sources: &[String],
 ) -> anyhow::Result<u8> {
     check_sources(project, sources)?;
+    run_with(
+        project,
+        RunOptions {
+            stages: stages.to_vec(),
+            command: command.to_string(),
+            sources: sources.to_vec(),
+            ..RunOptions::default()
+        },
+    )
+    .await
+}
+
+/// `keel format [--rebuild TABLE] [--reprocess-quarantine TABLE]`.
+///
+/// # Errors
+/// When the run fails.
+pub async fn format(project: &Project, args: &FormatArgs) -> anyhow::Result<u8> {
+    let mut command = "format".to_string();
+    for t in &args.rebuild {
+        command.push_str(&format!(" --rebuild {t}"));
+    }
+    for t in &args.reprocess_quarantine {
+        command.push_str(&format!(" --reprocess-quarantine {t}"));
+    }
+    run_with(
+        project,
+        RunOptions {
+            stages: vec![Stage::Format],
+            command,
+            rebuild: args.rebuild.clone(),
+            reprocess: args.reprocess_quarantine.clone(),
+            ..RunOptions::default()
+        },
+    )
+    .await
+}
+
+/// `keel maintain`: compaction and vacuum of every table.
+///
+/// # Errors
+/// When the run fails.
+pub async fn maintain(project: &Project, args: &MaintainArgs) -> anyhow::Result<u8> {
+    run_with(
+        project,
+        RunOptions {
+            stages: vec![Stage::Maintain],
+            command: "maintain".into(),
+            now_ms: args.now_ms,
+            ..RunOptions::default()
+        },
+    )
+    .await
+}
+
+/// Runs with `options` (progress bars when stderr is a terminal) and prints the summary;
+/// returns the exit code.
+async fn run_with(project: &Project, options: RunOptions) -> anyhow::Result<u8> {
     let options = RunOptions {
-        stages: stages.to_vec(),
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        command: command.to_string(),
-        sources: sources.to_vec(),
+        ..options
     };
     let summary = keel_runtime::run(project, &options).await?;
     output::print_run_summary(&summary);
@@ -110,6 +165,7 @@ async fn watch(project: &Project, args: &RunArgs, tick: Duration) -> anyhow::Res
                 progress: false,
                 command: format!("run --watch ({})", due.join(", ")),
                 sources: due,
+                ..RunOptions::default()
             };
             match keel_runtime::run(project, &options).await {
                 Ok(summary) => {

@@ -6,6 +6,7 @@
 //! - [`incremental`]: runs with nothing new, and with one new file.
 //! - [`landing`]: files taken once complete, re-sends, versions, the loader killed at every
 //!   crash point, the run lock and `run --watch`.
+//! - [`lifecycle`]: `keel quarantine`, reprocessing after a fix, rebuilds, re-deliveries (A13).
 //! - [`messaging`]: the MQTT and NATS collectors killed mid-stream land every message once.
 //! - [`project_errors`]: malformed project files.
 //! - [`status`]: `keel init` and `keel status`.
@@ -14,6 +15,7 @@ mod demo;
 mod incremental;
 mod landing;
 mod ledger;
+mod lifecycle;
 mod messaging;
 mod project_errors;
 mod status;

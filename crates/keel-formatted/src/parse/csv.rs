@@ -11,6 +11,18 @@ pub fn parse(
     columns: &[CanonicalColumn],
     original_name: &str,
 ) -> Parsed {
+    if looks_binary(bytes, dialect.encoding) {
+        return vec![Err(Rejection {
+            line: 0,
+            raw: clip(&String::from_utf8_lossy(&bytes[..bytes.len().min(256)])),
+            column: None,
+            rule: "binary".into(),
+            reason: format!(
+                "`{original_name}` holds NUL bytes: it is not {} text",
+                dialect.encoding.name()
+            ),
+        })];
+    }
     let (text, had_errors) = decode(bytes, dialect.encoding);
     let text: &str = &text;
     let mut reader = csv::ReaderBuilder::new()
@@ -22,12 +34,14 @@ pub fn parse(
     let mut out = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header: Option<Vec<String>> = None;
-    // Index in the record of each canonical column's field, or why it is missing.
-    let mut field_index: Vec<Option<usize>> = Vec::new();
+    // Index in the record of each canonical column's fields (one per part; empty when
+    // not found), or why it is missing.
+    let mut field_index: Vec<Vec<usize>> = Vec::new();
     let mut missing: Vec<(usize, String)> = Vec::new();
+    let mut lines = LineCounter::default();
     loop {
         let start = reader.position().byte() as usize;
-        let line = reader.position().line() as i64;
+        let line = lines.at(text, skip_terminator(text, start, text.len()));
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -43,13 +57,13 @@ pub fn parse(
                 continue;
             }
         }
-        let line = record.position().map(|p| p.line() as i64).unwrap_or(line);
         let start = record
             .position()
             .map(|p| p.byte() as usize)
             .unwrap_or(start);
         let end = (reader.position().byte() as usize).min(text.len());
-        let (line, start) = skip_terminator(text, line, start, end);
+        let start = skip_terminator(text, start, end);
+        let line = lines.at(text, start);
         let raw = raw_between(text, start, end);
         let Some(names) = &header else {
             let names: Vec<String> = record
@@ -67,6 +81,37 @@ pub fn parse(
                 column: None,
                 rule: "field_count".into(),
                 reason: format!("expected {} fields, found {}", names.len(), record.len()),
+            }));
+            continue;
+        }
+        if raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1 {
+            out.push(Err(Rejection {
+                line,
+                raw: clip(raw),
+                column: None,
+                rule: "csv_syntax".into(),
+                reason: format!(
+                    "a quoted field opened here is never closed (the record runs to line {})",
+                    reader.position().line()
+                ),
+            }));
+            continue;
+        }
+        if let Some(fi) = record.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
+            let column = field_index
+                .iter()
+                .position(|parts| parts.contains(&fi))
+                .map(|c| columns[c].name.clone());
+            out.push(Err(Rejection {
+                line,
+                raw: clip(raw),
+                column,
+                rule: "size_limit".into(),
+                reason: format!(
+                    "field {} holds {} bytes; the limit is {MAX_FIELD_BYTES}",
+                    fi + 1,
+                    record.get(fi).map_or(0, str::len)
+                ),
             }));
             continue;
         }
@@ -90,9 +135,10 @@ pub fn parse(
             }));
             continue;
         }
-        let values = bound_values(dialect, columns.len(), original_name, |i, _| {
+        let values = bound_values(dialect, columns.len(), original_name, |i, part, _| {
             field_index[i]
-                .and_then(|fi| record.get(fi))
+                .get(part)
+                .and_then(|&fi| record.get(fi))
                 .map(str::to_string)
         });
         out.push(Ok(RawRecord {
@@ -104,39 +150,87 @@ pub fn parse(
     out
 }
 
-/// The field index of each canonical column, and the required fields the header lacks.
+/// Largest field accepted, in bytes (RELIABILITY C7: a bigger one is a fault, not data).
+pub const MAX_FIELD_BYTES: usize = 1 << 20;
+
+/// Whether `bytes` look like a binary file rather than text: NUL bytes in the first 8 KiB,
+/// when the encoding is not UTF-16 (where NULs are half of every ASCII character).
+pub fn looks_binary(bytes: &[u8], encoding: &'static encoding_rs::Encoding) -> bool {
+    let utf16 = encoding == encoding_rs::UTF_16LE
+        || encoding == encoding_rs::UTF_16BE
+        || bytes.starts_with(&[0xFF, 0xFE])
+        || bytes.starts_with(&[0xFE, 0xFF]);
+    !utf16 && bytes[..bytes.len().min(8192)].contains(&0)
+}
+
+/// The field indexes of each canonical column (one per part of composite `fields`; none
+/// when a part is not in the header), and the required fields the header lacks.
 fn map_header(
     names: &[String],
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
-) -> (Vec<Option<usize>>, Vec<(usize, String)>) {
-    let mut index = vec![None; columns.len()];
+) -> (Vec<Vec<usize>>, Vec<(usize, String)>) {
+    let mut index = vec![Vec::new(); columns.len()];
     let mut missing = Vec::new();
     for (i, binding) in dialect.bindings.iter().enumerate() {
-        let Some(field) = binding.as_ref().and_then(|b| b.field.as_ref()) else {
+        let Some(binding) = binding else {
             continue;
         };
-        match names.iter().position(|n| n == field) {
-            Some(fi) => index[i] = Some(fi),
-            None if columns[i].required => missing.push((i, field.clone())),
-            None => {}
+        let mut found = Vec::with_capacity(binding.fields().len());
+        for field in binding.fields() {
+            match names.iter().position(|n| n == field) {
+                Some(fi) => found.push(fi),
+                None => {
+                    if columns[i].required {
+                        missing.push((i, field.clone()));
+                    }
+                    found.clear();
+                    break;
+                }
+            }
         }
+        index[i] = found;
     }
     (index, missing)
 }
 
 /// With CRLF endings the reader stops a record at `\r`, so the next record's position
-/// points at the `\n` still on the previous line. Step over it to the record's first byte
-/// and its real line number.
-fn skip_terminator(text: &str, mut line: i64, mut start: usize, end: usize) -> (i64, usize) {
+/// points at the `\n` still on the previous line. Step over line ends to the record's first
+/// byte.
+fn skip_terminator(text: &str, mut start: usize, end: usize) -> usize {
     let bytes = text.as_bytes();
     while start < end && matches!(bytes.get(start), Some(b'\r' | b'\n')) {
-        if bytes[start] == b'\n' {
-            line += 1;
-        }
         start += 1;
     }
-    (line, start)
+    start
+}
+
+/// Line numbers of byte positions, counted forward as records are read: a line ends at
+/// `\n`, at `\r\n`, or at a `\r` alone (CR-only files, which the `csv` reader splits
+/// correctly but numbers as one line).
+#[derive(Debug, Default)]
+struct LineCounter {
+    pos: usize,
+    ends: i64,
+}
+
+impl LineCounter {
+    /// The 1-based line of byte `pos` (positions must not go backwards).
+    fn at(&mut self, text: &str, pos: usize) -> i64 {
+        let bytes = text.as_bytes();
+        let pos = pos.min(bytes.len());
+        if pos > self.pos {
+            for i in self.pos..pos {
+                match bytes[i] {
+                    b'\n' => self.ends += 1,
+                    b'\r' if bytes.get(i + 1) != Some(&b'\n') => self.ends += 1,
+                    _ => {}
+                }
+            }
+            self.pos = pos;
+        }
+        self.ends + 1
+    }
 }
 
 fn raw_between(text: &str, start: usize, end: usize) -> &str {

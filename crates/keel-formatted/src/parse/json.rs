@@ -60,8 +60,8 @@ pub fn parse(
         .into_iter()
         .enumerate()
         .map(|(i, record)| {
-            let values = bound_values(dialect, columns.len(), original_name, |_, field| {
-                field_text(&record, field?)
+            let values = bound_values(dialect, columns.len(), original_name, |_, _, field| {
+                field_text(&record, field)
             });
             Ok(RawRecord {
                 line: i as i64 + 1,

@@ -74,8 +74,8 @@ fn parse_line(
             format!("expected a JSON object, found {}", json::kind_of(node)),
         ));
     };
-    let values = bound_values(dialect, columns.len(), original_name, |_, field| {
-        json::field_text(record, field?)
+    let values = bound_values(dialect, columns.len(), original_name, |_, _, field| {
+        json::field_text(record, field)
     });
     Ok(RawRecord {
         line: line_no,

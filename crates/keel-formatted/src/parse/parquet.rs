@@ -22,6 +22,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use crate::convert::{Cell, convert_cells};
 use crate::parse::{Converted, Rejection, clip, name_values, reject_whole};
 use crate::plan::{CanonicalColumn, DialectPlan};
+use crate::time::AmbiguityTracker;
 
 /// Reads a Parquet input into canonical rows, `batch_size` rows at a time.
 pub fn read(
@@ -82,6 +83,7 @@ pub fn read(
         Err(e) => return not_parquet(&e),
     };
     let from_name = name_values(dialect, original_name);
+    let mut tracker = AmbiguityTracker::new();
     let mut out = Vec::new();
     let mut row_no: i64 = 0;
     for batch in reader {
@@ -139,6 +141,7 @@ pub fn read(
                 row_no,
                 dialect,
                 columns,
+                &mut tracker,
                 |i| match (&from_name[i], &arrays[i]) {
                     (Some(v), _) => Cell::Text(Cow::Borrowed(v.as_str())),
                     (None, Some(c)) => c.cell(r),

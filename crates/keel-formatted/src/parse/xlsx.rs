@@ -16,6 +16,7 @@ use keel_core::spec::{ColumnType, SheetRef};
 use crate::convert::{Cell, MICROS_PER_DAY, convert_cells, days_since_epoch};
 use crate::parse::{Converted, Rejection, clip, name_values, reject_whole};
 use crate::plan::{CanonicalColumn, DialectPlan};
+use crate::time::AmbiguityTracker;
 
 /// Serial number of 1970-01-01 in Excel's 1900 date system.
 const SERIAL_UNIX_EPOCH: f64 = 25_569.0;
@@ -119,6 +120,8 @@ struct SheetRows<'a> {
     header: Option<Vec<Option<u32>>>,
     /// A required column the header lacks, and its field.
     missing: Option<(usize, String)>,
+    /// The sheet's memory of ambiguous local times.
+    tracker: AmbiguityTracker,
     out: Converted,
 }
 
@@ -130,6 +133,7 @@ impl<'a> SheetRows<'a> {
             from_name: name_values(dialect, name),
             header: None,
             missing: None,
+            tracker: AmbiguityTracker::new(),
             out: Vec::new(),
         }
     }
@@ -168,6 +172,7 @@ impl<'a> SheetRows<'a> {
             number,
             self.dialect,
             columns,
+            &mut self.tracker,
             |i| {
                 if let Some(v) = &self.from_name[i] {
                     return Cell::Text(Cow::Borrowed(v.as_str()));

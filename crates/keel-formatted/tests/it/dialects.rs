@@ -3,6 +3,7 @@
 
 use keel_formatted::convert::{Value, convert};
 use keel_formatted::parse::csv;
+use keel_formatted::time::AmbiguityTracker;
 
 use crate::plan;
 
@@ -54,13 +55,13 @@ fn windows_1250_decimal_comma_and_units_are_read_per_dialect() {
     let first = parsed[0].as_ref().unwrap();
     assert_eq!(first.line, 2);
     assert_eq!(first.raw, "PL2-1;01.01.2016;1,23456");
-    let values = convert(first, dialect, &plan.columns).unwrap();
+    let values = convert(first, dialect, &plan.columns, &mut AmbiguityTracker::new()).unwrap();
     assert_eq!(values[2], Value::Float(1234.56));
 
     let rules: Vec<String> = parsed
         .iter()
         .map(|r| match r {
-            Ok(rec) => match convert(rec, dialect, &plan.columns) {
+            Ok(rec) => match convert(rec, dialect, &plan.columns, &mut AmbiguityTracker::new()) {
                 Ok(_) => "ok".to_string(),
                 Err(rej) => format!(
                     "{}@{}:{}",

@@ -4,6 +4,7 @@
 use keel_formatted::convert::{Value, convert};
 use keel_formatted::parse::{Parsed, ndjson};
 use keel_formatted::plan::SourcePlan;
+use keel_formatted::time::AmbiguityTracker;
 
 use crate::plan;
 
@@ -43,7 +44,12 @@ fn outcomes(parsed: &Parsed, plan: &SourcePlan) -> Vec<String> {
     parsed
         .iter()
         .map(|r| match r {
-            Ok(rec) => match convert(rec, &plan.dialects[0], &plan.columns) {
+            Ok(rec) => match convert(
+                rec,
+                &plan.dialects[0],
+                &plan.columns,
+                &mut AmbiguityTracker::new(),
+            ) {
                 Ok(_) => "ok".to_string(),
                 Err(rej) => format!(
                     "{}@{}:{}",
@@ -77,7 +83,7 @@ fn every_line_is_a_record_with_its_physical_line_and_raw_text() {
         first.raw
     );
     assert!(!first.raw.ends_with('\r'));
-    let values = convert(first, dialect, &plan.columns).unwrap();
+    let values = convert(first, dialect, &plan.columns, &mut AmbiguityTracker::new()).unwrap();
     assert_eq!(
         values,
         [
@@ -91,7 +97,7 @@ fn every_line_is_a_record_with_its_physical_line_and_raw_text() {
     // Blank lines are skipped but still counted.
     let second = parsed[1].as_ref().unwrap();
     assert_eq!(second.line, 3);
-    let values = convert(second, dialect, &plan.columns).unwrap();
+    let values = convert(second, dialect, &plan.columns, &mut AmbiguityTracker::new()).unwrap();
     assert_eq!(values[1], Value::Float(800.0));
     assert_eq!((&values[2], &values[3]), (&Value::Null, &Value::Null));
 
