@@ -198,6 +198,25 @@ pub fn text_sample(head: &[u8]) -> Cow<'_, [u8]> {
 /// Detects the dialect of the text in `sample`, the object's first bytes (see
 /// [`SAMPLE_BYTES`]), within what `hints` declares.
 pub fn detect(sample: &[u8], hints: &Hints) -> Detected {
+    detect_as(sample, hints, Shape::Table)
+}
+
+/// Detects only what a JSON or NDJSON object's text shows: encoding, BOM, binary content
+/// and line ending (no delimiter, header or columns).
+pub fn detect_text(sample: &[u8], hints: &Hints) -> Detected {
+    detect_as(sample, hints, Shape::Text)
+}
+
+/// What a sample is looked at as.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Delimited text: everything.
+    Table,
+    /// Any text: its encoding and lines.
+    Text,
+}
+
+fn detect_as(sample: &[u8], hints: &Hints, shape: Shape) -> Detected {
     let truncated = sample.len() >= SAMPLE_BYTES;
     let guess = encoding::guess(sample, hints.encoding, truncated);
     let mut detected = Detected {
@@ -232,6 +251,11 @@ pub fn detect(sample: &[u8], hints: &Hints) -> Detected {
     } else {
         text
     };
+    if shape == Shape::Text {
+        detected.line_ending = table::line_ending(text, b'"');
+        detected.confidence = guess.confidence;
+        return detected;
+    }
     let table = table::analyse(text, hints);
     let columns = values::columns(&table, hints);
     let mut confidence = guess.confidence * table.confidence * columns.confidence;

@@ -330,7 +330,7 @@ fn detect_escape(text: &str, quote: u8) -> Escape {
 }
 
 /// Line terminators outside quoted fields.
-fn line_ending(text: &str, quote: u8) -> LineEnding {
+pub(super) fn line_ending(text: &str, quote: u8) -> LineEnding {
     let b = text.as_bytes();
     let (mut lf, mut crlf, mut cr) = (0usize, 0usize, 0usize);
     let mut quoted = false;

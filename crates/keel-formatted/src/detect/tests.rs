@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::*;
 
-fn detect_text(text: &str) -> Detected {
+fn detect_str(text: &str) -> Detected {
     detect(text.as_bytes(), &Hints::default())
 }
 
@@ -27,7 +27,7 @@ fn a_preamble_before_a_semicolon_table_with_decimal_commas() {
                 2019-10-01;291,2;0\r\n\
                 2019-11-01;412,5;0,01\r\n\
                 2019-12-01;476,1;0\r\n";
-    let d = detect_text(text);
+    let d = detect_str(text);
     assert_eq!(d.delimiter, Some(';'), "{d}");
     assert_eq!(d.preamble_lines, 4, "{d}");
     assert_eq!(d.line_ending, LineEnding::Crlf);
@@ -57,7 +57,7 @@ fn space_separated_values_with_decimal_commas_and_crlf() {
                 2019 1 37 -0,939543105\r\n\
                 2019 1 40,6 -0,804822332\r\n\
                 2019 2 20,4 0,135449399\r\n";
-    let d = detect_text(text);
+    let d = detect_str(text);
     assert_eq!(d.delimiter, Some(' '), "{d}");
     assert_eq!(d.decimal, ',');
     assert_eq!(d.line_ending, LineEnding::Crlf);
@@ -68,7 +68,7 @@ fn space_separated_values_with_decimal_commas_and_crlf() {
 #[test]
 fn every_value_with_a_decimal_comma_still_splits_at_spaces() {
     // Split at its commas this file is consistent too ("1", "5 2", "5 3", "5").
-    let d = detect_text("1,5 2,5 3,5\n4,5 5,5 6,5\n7,25 8,5 9,5\n");
+    let d = detect_str("1,5 2,5 3,5\n4,5 5,5 6,5\n7,25 8,5 9,5\n");
     assert_eq!(d.delimiter, Some(' '), "{d}");
     assert_eq!(d.decimal, ',');
     assert!(d.header.is_none(), "{d}");
@@ -80,7 +80,7 @@ fn quoted_fields_iso_timestamps_and_a_comma_in_quotes() {
                 1,\"Kummeli, 15\",2018-01-02T23:00:00Z,5347.61\n\
                 2,\"Raatuse 22\",2018-01-03T00:00:00Z,5350.73\n\
                 3,\"say \"\"hi\"\"\",2018-01-03T01:00:00Z,5353.58\n";
-    let d = detect_text(text);
+    let d = detect_str(text);
     assert_eq!(d.delimiter, Some(','), "{d}");
     assert_eq!((d.quote, d.escape), ('"', Escape::Doubled));
     let at = column(&d, "at");
@@ -92,20 +92,20 @@ fn quoted_fields_iso_timestamps_and_a_comma_in_quotes() {
 
 #[test]
 fn tab_pipe_and_backslash_escapes() {
-    let d = detect_text("a\tb\tc\n1\t2\t3\n4\t5\t6\n");
+    let d = detect_str("a\tb\tc\n1\t2\t3\n4\t5\t6\n");
     assert_eq!(d.delimiter, Some('\t'), "{d}");
-    let d = detect_text("a|b\n1|x y\n2|z w\n");
+    let d = detect_str("a|b\n1|x y\n2|z w\n");
     assert_eq!(d.delimiter, Some('|'), "{d}");
-    let d = detect_text("id,text\n1,\"say \\\"hi\\\"\"\n2,\"plain\"\n3,\"more\"\n");
+    let d = detect_str("id,text\n1,\"say \\\"hi\\\"\"\n2,\"plain\"\n3,\"more\"\n");
     assert_eq!(d.escape, Escape::Backslash, "{d}");
-    let d = detect_text("id;name\n1;'a;b'\n2;'c'\n3;'d'\n");
+    let d = detect_str("id;name\n1;'a;b'\n2;'c'\n3;'d'\n");
     assert_eq!(d.quote, '\'', "{d}");
     assert_eq!(d.columns.len(), 2, "{d}");
 }
 
 #[test]
 fn a_first_row_of_values_is_no_header() {
-    let d = detect_text("2019;1;24.1\n2019;2;37.0\n2019;3;40.6\n");
+    let d = detect_str("2019;1;24.1\n2019;2;37.0\n2019;3;40.6\n");
     assert!(d.header.is_none(), "{d}");
     assert_eq!(d.columns[0].name, "column_1");
     assert_eq!(d.preamble_lines, 0);
@@ -113,19 +113,19 @@ fn a_first_row_of_values_is_no_header() {
 
 #[test]
 fn cr_only_and_mixed_line_endings() {
-    let d = detect_text("a,b\r1,2\r3,4\r");
+    let d = detect_str("a,b\r1,2\r3,4\r");
     assert_eq!(d.line_ending, LineEnding::Cr);
     assert_eq!(d.rows_sampled, 2, "{d}");
-    let d = detect_text("a,b\r\n1,2\n3,4\r\n");
+    let d = detect_str("a,b\r\n1,2\n3,4\r\n");
     assert_eq!(d.line_ending, LineEnding::Mixed);
     // A line break inside quotes is no line ending.
-    let d = detect_text("a,b\r\n1,\"x\ny\"\r\n3,4\r\n");
+    let d = detect_str("a,b\r\n1,\"x\ny\"\r\n3,4\r\n");
     assert_eq!(d.line_ending, LineEnding::Crlf);
 }
 
 #[test]
 fn a_preamble_on_cr_only_lines_counts_physical_lines() {
-    let d = detect_text("Meter: 17\rExported: today\r\rt;v\r1;2,5\r2;3,5\r3;4,5\r");
+    let d = detect_str("Meter: 17\rExported: today\r\rt;v\r1;2,5\r2;3,5\r3;4,5\r");
     assert_eq!(d.line_ending, LineEnding::Cr);
     assert_eq!(d.preamble_lines, 3, "{d}");
     assert_eq!(d.header.as_ref().map(Vec::len), Some(2), "{d}");
@@ -155,7 +155,7 @@ fn binary_content_and_utf16_are_recognised() {
 
 #[test]
 fn thousands_separators_are_told_from_decimals() {
-    let d = detect_text("a;b;c\n1.234,5;1 234;12\n2.345,25;2 345;13\n3.456,75;999;14\n");
+    let d = detect_str("a;b;c\n1.234,5;1 234;12\n2.345,25;2 345;13\n3.456,75;999;14\n");
     let a = column(&d, "a");
     assert_eq!((a.decimal, a.thousands), (Some(','), Some('.')), "{d}");
     assert_eq!(a.inferred_type, InferredType::Float);
@@ -167,7 +167,7 @@ fn thousands_separators_are_told_from_decimals() {
     );
     assert_eq!(d.decimal, ',');
     // In a comma-delimited file a quoted `1,234` can only be grouped thousands.
-    let d = detect_text("id,amount\n1,\"1,234\"\n2,\"2,500\"\n3,\"3,750\"\n");
+    let d = detect_str("id,amount\n1,\"1,234\"\n2,\"2,500\"\n3,\"3,750\"\n");
     let amount = column(&d, "amount");
     assert_eq!(
         (amount.inferred_type, amount.thousands),
@@ -178,33 +178,33 @@ fn thousands_separators_are_told_from_decimals() {
 
 #[test]
 fn day_and_month_first_dates() {
-    let d = detect_text("d;v\n03/04/2019;1\n05/06/2019;2\n07/08/2019;3\n");
+    let d = detect_str("d;v\n03/04/2019;1\n05/06/2019;2\n07/08/2019;3\n");
     let c = column(&d, "d");
     assert_eq!(c.date_format.as_deref(), Some("%d/%m/%Y"));
     assert!(c.ambiguous, "{d}");
     assert!(d.notes.iter().any(|n| n.contains("day-first")), "{d}");
-    let d = detect_text("d;v\n03/04/2019;1\n12/31/2019;2\n07/08/2019;3\n");
+    let d = detect_str("d;v\n03/04/2019;1\n12/31/2019;2\n07/08/2019;3\n");
     let c = column(&d, "d");
     assert_eq!(c.date_format.as_deref(), Some("%m/%d/%Y"));
     assert!(!c.ambiguous);
-    let d = detect_text("d;v\n31.12.2019 23:00;1\n1.1.2020 00:00;2\n1.1.2020 01:00;3\n");
+    let d = detect_str("d;v\n31.12.2019 23:00;1\n1.1.2020 00:00;2\n1.1.2020 01:00;3\n");
     assert_eq!(
         column(&d, "d").date_format.as_deref(),
         Some("%d.%m.%Y %H:%M")
     );
     assert_eq!(column(&d, "d").inferred_type, InferredType::Timestamp);
-    let d = detect_text("Date;v\n43466;1\n43467;2\n43468;3\n");
+    let d = detect_str("Date;v\n43466;1\n43467;2\n43468;3\n");
     assert_eq!(
         column(&d, "Date").date_format.as_deref(),
         Some(SPREADSHEET_SERIAL)
     );
-    let d = detect_text("day;v\n20190101;1\n20190102;2\n20190103;3\n");
+    let d = detect_str("day;v\n20190101;1\n20190102;2\n20190103;3\n");
     assert_eq!(column(&d, "day").date_format.as_deref(), Some("%Y%m%d"));
 }
 
 #[test]
 fn mixed_date_formats_are_reported() {
-    let d = detect_text("d;v\n2019-01-01;1\n2019-01-02;2\n03.01.2019;3\n2019-01-04;4\n");
+    let d = detect_str("d;v\n2019-01-01;1\n2019-01-02;2\n03.01.2019;3\n2019-01-04;4\n");
     let c = column(&d, "d");
     assert_eq!(c.date_format.as_deref(), Some("%Y-%m-%d"));
     assert_eq!(c.unmatched, vec!["03.01.2019".to_string()]);
@@ -231,7 +231,7 @@ fn null_tokens_and_declared_words_in_numeric_columns() {
     assert_eq!(tokens, ["", "-9999", "NA"], "{d}");
     assert!(d.notes.iter().any(|n| n.contains("`-9999`")), "{d}");
     // Undeclared, `Calm` is a value that does not fit: shown, with a hint.
-    let d = detect_text(text);
+    let d = detect_str(text);
     assert_eq!(
         column(&d, "wind").unmatched,
         vec!["Calm".to_string()],
@@ -283,7 +283,7 @@ fn a_truncated_sample_ignores_its_partial_last_line() {
 
 #[test]
 fn detection_round_trips_through_json_and_displays() {
-    let d = detect_text("a;b;when\n1;2,5;2019-01-01\n2;NA;2019-01-02\n3;3,5;2019-01-03\n");
+    let d = detect_str("a;b;when\n1;2,5;2019-01-01\n2;NA;2019-01-02\n3;3,5;2019-01-03\n");
     let back = Detected::from_json(&d.to_json()).unwrap();
     assert_eq!(back, d);
     let shown = d.to_string();
@@ -296,6 +296,46 @@ fn detection_round_trips_through_json_and_displays() {
     ] {
         assert!(shown.contains(part), "{part} in\n{shown}");
     }
+}
+
+#[test]
+fn degenerate_inputs_are_described_not_fatal() {
+    let d = detect_str("");
+    assert_eq!(
+        (d.line_ending, d.delimiter, d.rows_sampled),
+        (LineEnding::None, None, 0)
+    );
+    let d = detect_str("\n\r\n\n");
+    assert_eq!(d.rows_sampled, 0, "{d}");
+    let d = detect_str("only,a,header\n");
+    assert_eq!(d.header.as_ref().map(Vec::len), Some(3), "{d}");
+    let d = detect_str("value\n1\n2\n3\n");
+    assert_eq!(d.delimiter, None, "{d}");
+    assert_eq!(column(&d, "value").inferred_type, InferredType::Int);
+    let d = detect_str("x;y\nNaN;1\ninf;2\n-Infinity;3\n1.5e3;4\n");
+    assert_eq!(column(&d, "x").inferred_type, InferredType::Float, "{d}");
+    // A field longer than the sample: one partial line, read as it is.
+    let big = format!("a;b\n1;{}", "x".repeat(SAMPLE_BYTES));
+    let d = detect(sample(big.as_bytes()), &Hints::default());
+    assert_eq!(d.bytes_sampled, SAMPLE_BYTES);
+    // Ragged rows are counted, not fatal.
+    let d = detect_str("a,b,c\n1,2,3\n4,5\n6,7,8\n9,10,11\n12,13,14,15\n");
+    assert_eq!(d.header.as_ref().map(Vec::len), Some(3), "{d}");
+    assert!(d.notes.iter().any(|n| n.contains("2 records")), "{d}");
+}
+
+#[test]
+fn json_text_gets_its_encoding_and_lines_only() {
+    let d = detect_json("{\"a\": 1}\r\n{\"a\": 2}\r\n");
+    assert_eq!(
+        (d.encoding.as_str(), d.line_ending),
+        ("UTF-8", LineEnding::Crlf)
+    );
+    assert!(d.columns.is_empty() && d.delimiter.is_none(), "{d}");
+}
+
+fn detect_json(text: &str) -> Detected {
+    super::detect_text(text.as_bytes(), &Hints::default())
 }
 
 #[test]
