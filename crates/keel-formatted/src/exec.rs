@@ -159,6 +159,8 @@ fn format_app_id(source: &str, generation: i64) -> String {
 
 /// The rows of one chunk after parsing and deduplication.
 pub(crate) struct Chunk {
+    /// What detection found per input (reference, JSON).
+    pub(crate) detected: Vec<(String, serde_json::Value)>,
     pub(crate) rows: Vec<Option<Row>>,
     pub(crate) quarantine: Vec<QuarantineRow>,
     pub(crate) entries: Vec<LedgerEntry>,
@@ -275,6 +277,9 @@ async fn format_chunk(
             tracing::warn!(object = %e.object_id, table = %e.table_name, "object holds no data row");
         }
     }
+    for (reference, found) in &chunk.detected {
+        catalog.record_object_metadata(reference, &plan.table, found)?;
+    }
     catalog.record_ledger(&entries)?;
     report.objects += objects.len() as u64;
     report.bytes += chunk.bytes;
@@ -387,6 +392,7 @@ pub(crate) fn parse_chunk(
 ) -> Result<Chunk> {
     let run_id: Arc<str> = Arc::from(run_id);
     let mut chunk = Chunk {
+        detected: Vec::new(),
         rows: Vec::new(),
         quarantine: Vec::new(),
         entries: Vec::with_capacity(objects.len()),
@@ -417,6 +423,11 @@ pub(crate) fn parse_chunk(
             }
         }
         let dialect_name = dialects.join("+");
+        for input in &inputs {
+            if let Some(found) = &input.detected {
+                chunk.detected.push((input.reference.to_string(), found.clone()));
+            }
+        }
         let records = inputs.into_iter().flat_map(|input| {
             let (reference, dialect) = (input.reference, input.dialect);
             input
@@ -506,6 +517,8 @@ struct InputRows {
     /// The dialect read with (`-` when none).
     dialect: Arc<str>,
     rows: Converted,
+    /// What detection found in a delimited-text input (physical metadata), as JSON.
+    detected: Option<serde_json::Value>,
 }
 
 /// Decompresses an object (gzip, zip) and reads each of its inputs with its dialect. An
@@ -556,6 +569,7 @@ fn read_object(
                     reference: Arc::from(format!("{}!{name}", object.object_id)),
                     dialect: Arc::from("-"),
                     rows: vec![Err(rejection)],
+                    detected: None,
                 },
             })
         },
@@ -566,6 +580,7 @@ fn read_object(
             reference: object_ref,
             dialect: Arc::from(dialect),
             rows: vec![Err(rejection)],
+            detected: None,
         }];
     }
     out
@@ -591,7 +606,28 @@ fn read_input(
                 parse::clip(&String::from_utf8_lossy(&data)),
                 format!("no dialect of the source matches `{}`", paths[0]),
             ),
+            detected: None,
         };
+    };
+    // Delimited text: what its bytes show is detected and kept as the object's physical
+    // metadata; a dialect's `auto` fields are filled from it, declared fields stand.
+    let mut detected = None;
+    let resolved;
+    let dialect = if plan.kind == FormatKind::Csv {
+        let found = crate::detect::detect(&data[..data.len().min(SAMPLE_BYTES)], &dialect.hints());
+        detected = serde_json::to_value(&found).ok();
+        if dialect.auto.any() {
+            let (d, notes) = dialect.resolve(&found);
+            for note in notes {
+                tracing::info!(object = %reference, dialect = %dialect.name, "{note}");
+            }
+            resolved = d;
+            &resolved
+        } else {
+            dialect
+        }
+    } else {
+        dialect
     };
     let columns = &plan.columns;
     let text = |parsed: parse::Parsed| -> Converted {
@@ -616,8 +652,12 @@ fn read_input(
         reference,
         dialect: Arc::from(dialect.name.as_str()),
         rows,
+        detected,
     }
 }
+
+/// Bytes of an object that detection reads.
+const SAMPLE_BYTES: usize = 1 << 20;
 
 /// Registers the dataset and records its latest version, with the landing high-water mark
 /// (the ingestion sequence number of the last object it holds) as its input.

@@ -25,12 +25,16 @@ pub fn parse(
     }
     let (text, had_errors) = decode(bytes, dialect.encoding);
     let text: &str = &text;
+    // Lines before the header (an export's title, station, units) are not records.
+    let base = preamble_end(text, dialect.preamble_lines);
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(dialect.delimiter)
         .quote(dialect.quote)
+        .escape(dialect.escape)
+        .double_quote(dialect.escape.is_none())
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes());
+        .from_reader(&text.as_bytes()[base..]);
     let mut out = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header: Option<Vec<String>> = None;
@@ -40,13 +44,13 @@ pub fn parse(
     let mut missing: Vec<(usize, String)> = Vec::new();
     let mut lines = LineCounter::default();
     loop {
-        let start = reader.position().byte() as usize;
+        let start = base + reader.position().byte() as usize;
         let line = lines.at(text, skip_terminator(text, start, text.len()));
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let end = (reader.position().byte() as usize).min(text.len());
+                let end = (base + reader.position().byte() as usize).min(text.len());
                 out.push(Err(Rejection {
                     line,
                     raw: clip(raw_between(text, start, end)),
@@ -59,9 +63,9 @@ pub fn parse(
         }
         let start = record
             .position()
-            .map(|p| p.byte() as usize)
+            .map(|p| base + p.byte() as usize)
             .unwrap_or(start);
-        let end = (reader.position().byte() as usize).min(text.len());
+        let end = (base + reader.position().byte() as usize).min(text.len());
         let start = skip_terminator(text, start, end);
         let line = lines.at(text, start);
         let raw = raw_between(text, start, end);
@@ -84,7 +88,7 @@ pub fn parse(
             }));
             continue;
         }
-        if raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1 {
+        if dialect.escape.is_none() && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1 {
             out.push(Err(Rejection {
                 line,
                 raw: clip(raw),
@@ -92,7 +96,7 @@ pub fn parse(
                 rule: "csv_syntax".into(),
                 reason: format!(
                     "a quoted field opened here is never closed (the record runs to line {})",
-                    reader.position().line()
+                    lines.at(text, end)
                 ),
             }));
             continue;
@@ -203,6 +207,22 @@ fn skip_terminator(text: &str, mut start: usize, end: usize) -> usize {
         start += 1;
     }
     start
+}
+
+/// The byte where line `lines + 1` starts (a line ends at `\n`, `\r\n` or a lone `\r`).
+fn preamble_end(text: &str, lines: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut seen = 0;
+    let mut i = 0;
+    while seen < lines && i < bytes.len() {
+        match bytes[i] {
+            b'\n' => seen += 1,
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => seen += 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    i
 }
 
 /// Line numbers of byte positions, counted forward as records are read: a line ends at

@@ -289,6 +289,43 @@ type = "string"
 primary = ["meter_id"]
 "#;
 
+/// Monthly heating degree days behind a six-line preamble, with decimal commas: everything
+/// about the file's layout is left to detection.
+const TARTU_HDD: &str = r#"
+[collector]
+kind = "files"
+path = "inbox"
+[format]
+kind = "csv"
+[[format.dialects]]
+name = "degreedays"
+encoding = "auto"
+delimiter = "auto"
+decimal = "auto"
+preamble_lines = "auto"
+date_format = "auto"
+[format.dialects.columns]
+month = "Month starting"
+hdd_15 = "HDD 15"
+estimated_pct = "% Estimated"
+[[columns]]
+name = "month"
+type = "date"
+required = true
+[[columns]]
+name = "hdd_15"
+type = "float64"
+required = true
+min = 0.0
+[[columns]]
+name = "estimated_pct"
+type = "float64"
+min = 0.0
+max = 100.0
+[keys]
+primary = ["month"]
+"#;
+
 fn land_file(lab: &Lab, source: &str, path: &Path) -> String {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     lab.land(source, &name, &std::fs::read(path).unwrap())
@@ -308,6 +345,7 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
             ("tartu_pr02", TARTU_PR02),
             ("dk_readings", DK_READINGS),
             ("dk_meters", DK_METERS),
+            ("tartu_hdd", TARTU_HDD),
         ],
         8192,
     );
@@ -324,6 +362,7 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
         &denmark.join("processed_final_data_sample.csv"),
     );
     land_file(&lab, "dk_meters", &denmark.join("contextual_data.csv"));
+    let hdd = land_file(&lab, "tartu_hdd", &tartu.join("EETU_HDD_15C.csv"));
 
     for source in [
         "tartu_10949",
@@ -331,6 +370,7 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
         "tartu_pr02",
         "dk_readings",
         "dk_meters",
+        "tartu_hdd",
     ] {
         let report = lab.format(source).await;
         assert!(report.rows_read > 0, "{source}: {report:?}");
@@ -444,6 +484,25 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
         Vec::new()
     };
     eprintln!("building 10949: {n:?} rows per dialect; refused {ra:?}");
+
+    // The degree days: preamble, delimiter and decimal comma found by detection, kept as
+    // the object's physical metadata; every month read.
+    let hdd_rows = lab
+        .rows("SELECT CAST(month AS VARCHAR) AS m, hdd_15 FROM formatted.tartu_hdd ORDER BY month")
+        .await;
+    let hdd_text = std::fs::read_to_string(tartu.join("EETU_HDD_15C.csv")).unwrap();
+    // Six preamble lines (the sixth blank), the header, then one line per month.
+    assert_eq!(
+        hdd_rows.len(),
+        hdd_text.lines().skip(7).filter(|l| !l.trim().is_empty()).count()
+    );
+    assert_eq!(hdd_rows[0], ["2019-09-01", "134.3"]);
+    let metadata = lab.catalog.object_metadata(&hdd).unwrap();
+    assert_eq!(metadata.len(), 1);
+    let found = &metadata[0].detected;
+    assert_eq!(found["preamble_lines"], 6, "{found}");
+    assert_eq!(found["delimiter"], ";", "{found}");
+    assert_eq!(found["decimal"], ",", "{found}");
 
     // The ISO-8859-1 header was read (`Flow.T.ºC.`): the flow temperature is there.
     let flow = lab
