@@ -298,10 +298,10 @@ pub(crate) async fn evolve_table(
     if changes.is_empty() {
         return Ok(batches);
     }
-    if changes.iter().any(|c| matches!(c, Change::Added { .. })) {
-        if let Some(first) = batches.first() {
-            delta::add_columns(path, first.schema()).await?;
-        }
+    if changes.iter().any(|c| matches!(c, Change::Added { .. }))
+        && let Some(first) = batches.first()
+    {
+        delta::add_columns(path, first.schema()).await?;
     }
     if let Some(select) = evolve::widening_select(table_schema, changes) {
         delta::rewrite(path, &select).await?;
