@@ -42,6 +42,11 @@ pub struct EngineSpec {
     /// Landing objects formatted per Delta commit.
     #[serde(default = "default_objects_per_commit")]
     pub objects_per_commit: usize,
+    /// Landing bytes formatted per Delta commit, in MiB: a chunk of objects closes when it
+    /// reaches either limit, so that a run of large files is not held in memory at once
+    /// (an object larger than this is a chunk of its own).
+    #[serde(default = "default_mib_per_commit")]
+    pub mib_per_commit: u64,
 }
 
 impl Default for EngineSpec {
@@ -49,6 +54,7 @@ impl Default for EngineSpec {
         EngineSpec {
             batch_size: default_batch_size(),
             objects_per_commit: default_objects_per_commit(),
+            mib_per_commit: default_mib_per_commit(),
         }
     }
 }
@@ -59,6 +65,10 @@ fn default_batch_size() -> usize {
 
 fn default_objects_per_commit() -> usize {
     2000
+}
+
+fn default_mib_per_commit() -> u64 {
+    256
 }
 
 /// `[maintenance]`: how formatted and exploitation tables are kept fast to read.

@@ -74,9 +74,8 @@ pub async fn format_source(
     let objects = catalog.unformatted_objects(&source.name, &plan.table)?;
     let mut report = FormatReport::default();
     let target = Target::new(project, catalog, &plan).await?;
-    let per_commit = project.spec.engine.objects_per_commit.max(1);
     let mut replace = target.replace;
-    for chunk in objects.chunks(per_commit) {
+    for chunk in chunks(&objects, &project.spec.engine) {
         format_chunk(
             project, &plan, catalog, run_id, &target, replace, chunk, &mut report, on_object,
         )
@@ -94,6 +93,30 @@ pub async fn format_source(
         report.delta_version = delta::version(&project.lake.formatted(&plan.table)).await?;
     }
     Ok(report)
+}
+
+/// `objects` cut into chunks of at most `objects_per_commit` objects and about
+/// `mib_per_commit` bytes (an object larger than that is a chunk of its own).
+pub(crate) fn chunks<'a>(
+    objects: &'a [LandingObject],
+    engine: &keel_core::spec::EngineSpec,
+) -> Vec<&'a [LandingObject]> {
+    let max_objects = engine.objects_per_commit.max(1);
+    let max_bytes = engine.mib_per_commit.max(1).saturating_mul(1 << 20);
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, o) in objects.iter().enumerate() {
+        let size = o.bytes.max(0) as u64;
+        if i > start && (i - start >= max_objects || bytes + size > max_bytes) {
+            out.push(&objects[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < objects.len() {
+        out.push(&objects[start..]);
+    }
+    out
 }
 
 /// Where a source's chunks are committed: the `txn` application id of the table's current
@@ -709,4 +732,51 @@ pub(crate) async fn record_version(
             .collect(),
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(seq: i64, bytes: i64) -> LandingObject {
+        LandingObject {
+            object_id: format!("s/{seq}"),
+            source: "s".into(),
+            original_name: format!("{seq}.csv"),
+            original_path: format!("{seq}.csv"),
+            version: 1,
+            sha256: String::new(),
+            bytes,
+            ingested_at: String::new(),
+            persistent_path: String::new(),
+            collector: serde_json::Value::Null,
+            run_id: String::new(),
+            seq,
+        }
+    }
+
+    #[test]
+    fn chunks_close_at_the_object_count_or_the_byte_budget() {
+        let engine = keel_core::spec::EngineSpec {
+            objects_per_commit: 3,
+            mib_per_commit: 1,
+            ..Default::default()
+        };
+        let mib = 1 << 20;
+        let objects: Vec<LandingObject> = [10, 10, 10, 10, mib / 2, mib / 2 + 1, 3 * mib, 5]
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| object(i as i64, b))
+            .collect();
+        let sizes: Vec<Vec<i64>> = chunks(&objects, &engine)
+            .iter()
+            .map(|c| c.iter().map(|o| o.seq).collect())
+            .collect();
+        assert_eq!(
+            sizes,
+            [vec![0, 1, 2], vec![3, 4], vec![5], vec![6], vec![7]],
+            "three objects at most; a chunk closes before it passes 1 MiB; a big object alone"
+        );
+        assert!(chunks(&[], &engine).is_empty());
+    }
 }

@@ -93,7 +93,6 @@ pub async fn reprocess_quarantine(
             objects.push(object);
         }
     }
-    let per_commit = project.spec.engine.objects_per_commit.max(1);
     for source in sources {
         let plan = SourcePlan::new(source)?;
         let mine: Vec<LandingObject> = objects
@@ -101,7 +100,7 @@ pub async fn reprocess_quarantine(
             .filter(|o| o.source == source.name)
             .cloned()
             .collect();
-        for chunk in mine.chunks(per_commit) {
+        for chunk in crate::exec::chunks(&mine, &project.spec.engine) {
             reprocess_chunk(project, &plan, catalog, &run, chunk, &mut report).await?;
         }
     }
