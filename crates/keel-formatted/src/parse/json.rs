@@ -78,6 +78,13 @@ pub(crate) fn field_text(record: &Map<String, Value>, field: &str) -> Option<Str
     match record.get(field)? {
         Value::Null => None,
         Value::String(s) => Some(s.clone()),
+        // `1990.0` is the integer 1990 in JSON's number model: an int64 column takes it.
+        Value::Number(n) => Some(match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 => {
+                format!("{}", f as i64)
+            }
+            _ => n.to_string(),
+        }),
         other => Some(other.to_string()),
     }
 }
@@ -118,4 +125,97 @@ fn transpose(arrays: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, Str
                 .collect()
         })
         .collect())
+}
+
+/// The first key that occurs twice in one object anywhere in `text` (a JSON value), as
+/// `path.key`. `serde_json` keeps the last of duplicate keys silently; keel refuses to choose
+/// (RELIABILITY C9). `None` also when `text` is not JSON: the parse reports that.
+pub fn first_duplicate_key(text: &str) -> Option<String> {
+    use serde::Deserializer as _;
+    let mut de = serde_json::Deserializer::from_str(text);
+    de.deserialize_any(DuplicateFinder(String::new())).ok().flatten()
+}
+
+/// Visits a JSON value and returns the first duplicate key found, with its path.
+struct DuplicateFinder(String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for DuplicateFinder {
+    type Value = Option<String>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for DuplicateFinder {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.0.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.0)
+            };
+            let inner = map.next_value_seed(DuplicateFinder(path.clone()))?;
+            if found.is_none() {
+                found = if seen.insert(key) { inner } else { Some(path) };
+            }
+        }
+        Ok(found)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        let mut i = 0;
+        while let Some(inner) = seq.next_element_seed(DuplicateFinder(format!("{}[{i}]", self.0)))? {
+            found = found.or(inner);
+            i += 1;
+        }
+        Ok(found)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_duplicate_key;
+
+    #[test]
+    fn duplicate_keys_are_found_at_any_depth() {
+        assert_eq!(first_duplicate_key(r#"{"a": 1, "b": 2}"#), None);
+        assert_eq!(
+            first_duplicate_key(r#"{"a": 1, "a": 2}"#).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            first_duplicate_key(r#"{"a": {"x": [1, {"k": 1, "k": 2}]}}"#).as_deref(),
+            Some("a.x[1].k")
+        );
+        assert_eq!(first_duplicate_key("not json"), None);
+    }
 }

@@ -62,6 +62,12 @@ fn parse_line(
     }
     let value: Value =
         serde_json::from_str(line).map_err(|e| reject("json_syntax", e.to_string()))?;
+    if let Some(key) = json::first_duplicate_key(line) {
+        return Err(reject(
+            "json_duplicate_key",
+            format!("the key `{key}` occurs twice: which value is meant is unknown"),
+        ));
+    }
     let mut node = &value;
     for step in &dialect.path {
         node = node

@@ -14,6 +14,16 @@ path = "inbox"
 [format]
 kind = "csv"
 [[format.dialects]]
+name = "exported"
+match = "preamble*.csv"
+preamble_lines = "auto"
+date_format = "%Y-%m-%d"
+[format.dialects.columns]
+device = "device"
+day = "day"
+kwh = "kwh"
+note = "note"
+[[format.dialects]]
 name = "plain"
 date_format = "%Y-%m-%d"
 [format.dialects.columns]
@@ -91,6 +101,11 @@ async fn every_fixture_is_quarantined_or_read_and_the_run_goes_on() {
                 "x".repeat(10 << 20)
             )
             .into_bytes(),
+        ),
+        (
+            "preamble.csv",
+            format!("Exported by MeterSoft 2.1\nStation: Tartu\n\n{header}d11,2024-01-01,1,\nd11,2024-01-02,2,\n")
+                .into_bytes(),
         ),
         (
             "header_only.csv",
@@ -181,6 +196,13 @@ async fn every_fixture_is_quarantined_or_read_and_the_run_goes_on() {
         q("mixed_dates.csv"),
         ["3:parse_date(day)", "4:parse_date(day)"]
     );
+
+    // Three lines before the header are found by detection; line numbers stay physical.
+    assert_eq!(ledger["preamble.csv"], (2, 2, 0));
+    let lines = lab
+        .rows("SELECT _keel_line FROM formatted.r WHERE device = 'd11' ORDER BY 1")
+        .await;
+    assert_eq!(lines, [["5"], ["6"]]);
 
     assert_eq!(ledger["absurd.csv"], (2, 1, 1));
     assert_eq!(q("absurd.csv"), ["2:bounds(kwh)"]);

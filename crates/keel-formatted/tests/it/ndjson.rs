@@ -197,3 +197,53 @@ fn a_columns_layout_is_refused_for_ndjson() {
     let err = SourcePlan::new(&source).unwrap_err().to_string();
     assert!(err.contains("format.dialects[0].layout"), "{err}");
 }
+
+#[test]
+fn json_structure_faults_are_rejected_line_by_line() {
+    // RELIABILITY C9: a bad line mid-file, a NaN literal, huge numbers, duplicate keys, a
+    // type change, and a truncated last line (an upload cut short).
+    let plan = plan(CUSTOMERS);
+    let text = "{\"customer_id\":\"C-1\",\"heated_area_m2\":120.5}\n\
+                {\"customer_id\":\"C-2\",\"heated_area_m2\":NaN}\n\
+                {\"customer_id\":\"C-3\",\"heated_area_m2\":1e400}\n\
+                {\"customer_id\":\"C-4\",\"construction_year\":123456789012345678901234}\n\
+                {\"customer_id\":\"C-5\",\"heated_area_m2\":1,\"heated_area_m2\":2}\n\
+                {\"customer_id\":\"C-6\",\"heated_area_m2\":\"88.5\"}\n\
+                {\"customer_id\":\"C-7\",\"heated_area_m2\":{\"value\":1}}\n\
+                {\"customer_id\":\"C-8\",\"construction_year\":1990.0}\n\
+                {\"customer_id\":\"C-9\",\"heated_are";
+    let parsed = ndjson::parse(
+        text.as_bytes(),
+        &plan.dialects[0],
+        &plan.columns,
+        "c.ndjson",
+    );
+    assert_eq!(
+        outcomes(&parsed, &plan),
+        [
+            "ok",
+            "json_syntax@2",
+            "json_syntax@3",
+            "parse_number@4:construction_year",
+            "json_duplicate_key@5",
+            "ok",
+            "parse_number@7:heated_area_m2",
+            "ok",
+            "json_syntax@9",
+        ]
+    );
+    let duplicate = parsed[4].as_ref().unwrap_err();
+    assert!(
+        duplicate.reason.contains("`heated_area_m2` occurs twice"),
+        "{duplicate:?}"
+    );
+    // A number given as text is still the number (a type change rescued, not lost).
+    let rescued = convert(
+        parsed[5].as_ref().unwrap(),
+        &plan.dialects[0],
+        &plan.columns,
+        &mut AmbiguityTracker::new(),
+    )
+    .unwrap();
+    assert_eq!(rescued[1], Value::Float(88.5));
+}
