@@ -339,7 +339,8 @@ fn a_flipped_byte_in_the_raw_store_is_detected_on_read() {
 }
 
 /// `keel landing show`: an object's manifest facts, versions and ledger, and its detected
-/// dialect: run on the spot before the object is formatted (issue 4).
+/// dialect: run on the spot before the object is formatted, stored by the formatter after
+/// (issue 4).
 #[test]
 fn landing_show_tells_what_is_known_about_an_object() {
     let dir = tempfile::tempdir().unwrap();
@@ -433,11 +434,16 @@ primary = ["id"]
     .unwrap();
     assert_eq!(shown["formatted"], true);
     assert_eq!(shown["ledger"][0]["table"], "meters");
-    assert!(
-        shown["ledger"][0]["rows_read"].as_i64() >= Some(5),
-        "{shown}"
-    );
+    assert_eq!(shown["ledger"][0]["rows_read"], 5, "{shown}");
+    assert_eq!(shown["ledger"][0]["rows_written"], 5, "{shown}");
     assert_eq!(shown["ledger"][0]["balances"], true);
+    // ... and the detection the formatter stored for it.
+    let detection = &shown["detection"][0];
+    assert_eq!(detection["stored"], true, "{shown}");
+    assert_eq!(detection["table"], "meters");
+    assert_eq!(detection["detected"]["encoding"], "windows-1252");
+    let text = keel_ok(p, &["landing", "show", &object_id]);
+    assert!(text.contains("for `meters`"), "{text}");
 
     // An unknown object is the user's error: exit code 2 and a message naming it.
     let out = keel(p, &["landing", "show", "meters/0123456789abcdef"]);
