@@ -43,6 +43,35 @@ impl Catalog {
         Ok(())
     }
 
+    /// Records what detection found in several objects for `table`, in one transaction
+    /// (one commit per object would cost a sync each).
+    ///
+    /// # Errors
+    /// When the transaction fails.
+    pub fn record_objects_metadata(
+        &self,
+        table: &str,
+        detected: &[(String, serde_json::Value)],
+    ) -> Result<()> {
+        if detected.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_utc();
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR REPLACE INTO object_metadata (object_id, table_name, detected_json, \
+                 detected_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (object_id, found) in detected {
+                stmt.execute(params![object_id, table, found.to_string(), now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// What detection found in `object_id` and in the members of it, per table, in the
     /// order they were recorded.
     ///

@@ -300,9 +300,7 @@ async fn format_chunk(
             tracing::warn!(object = %e.object_id, table = %e.table_name, "object holds no data row");
         }
     }
-    for (reference, found) in &chunk.detected {
-        catalog.record_object_metadata(reference, &plan.table, found)?;
-    }
+    catalog.record_objects_metadata(&plan.table, &chunk.detected)?;
     catalog.record_ledger(&entries)?;
     report.objects += objects.len() as u64;
     report.bytes += chunk.bytes;
@@ -632,25 +630,29 @@ fn read_input(
             detected: None,
         };
     };
-    // Delimited text: what its bytes show is detected and kept as the object's physical
-    // metadata; a dialect's `auto` fields are filled from it, declared fields stand.
+    // Text: what its bytes show is kept as the object's physical metadata. A dialect with
+    // `auto` fields gets the full detection (delimiter, header, columns), which fills them;
+    // a declared one only the encoding, byte-order mark and line endings (the per-column
+    // analysis costs more than parsing a small file).
     let mut detected = None;
     let resolved;
-    let dialect = if plan.kind == FormatKind::Csv {
-        let found = crate::detect::detect(&data[..data.len().min(SAMPLE_BYTES)], &dialect.hints());
-        detected = serde_json::to_value(&found).ok();
-        if dialect.auto.any() {
+    let sample = &data[..data.len().min(SAMPLE_BYTES)];
+    let dialect = match plan.kind {
+        FormatKind::Csv if dialect.auto.any() => {
+            let found = crate::detect::detect(sample, &dialect.hints());
+            detected = serde_json::to_value(&found).ok();
             let (d, notes) = dialect.resolve(&found);
             for note in notes {
                 tracing::info!(object = %reference, dialect = %dialect.name, "{note}");
             }
             resolved = d;
             &resolved
-        } else {
+        }
+        FormatKind::Csv | FormatKind::Json | FormatKind::Ndjson => {
+            detected = serde_json::to_value(crate::detect::detect_text(sample, &dialect.hints())).ok();
             dialect
         }
-    } else {
-        dialect
+        FormatKind::Parquet | FormatKind::Xlsx => dialect,
     };
     let columns = &plan.columns;
     let text = |parsed: parse::Parsed| -> Converted {
