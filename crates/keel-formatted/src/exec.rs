@@ -649,8 +649,15 @@ fn read_input(
             &resolved
         }
         FormatKind::Csv | FormatKind::Json | FormatKind::Ndjson => {
-            detected = serde_json::to_value(crate::detect::detect_text(sample, &dialect.hints())).ok();
-            dialect
+            let found = crate::detect::detect_text(sample, &dialect.hints());
+            detected = serde_json::to_value(&found).ok();
+            if dialect.auto.any() {
+                // JSON and NDJSON: only the encoding can be `auto`.
+                resolved = dialect.resolve(&found).0;
+                &resolved
+            } else {
+                dialect
+            }
         }
         FormatKind::Parquet | FormatKind::Xlsx => dialect,
     };
