@@ -120,29 +120,7 @@ impl Catalog {
         let now = now_utc();
         for e in entries {
             archive_ledger(&tx, table, Some(&e.object_id), by, &now)?;
-            tx.execute(
-                "INSERT INTO ledger (object_id, table_name, run_id, dialect, rows_read, \
-                 rows_written, rows_quarantined, rows_duplicate, delta_version, formatted_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
-                 ON CONFLICT (object_id, table_name) DO UPDATE SET run_id = excluded.run_id, \
-                 dialect = excluded.dialect, rows_read = excluded.rows_read, \
-                 rows_written = excluded.rows_written, \
-                 rows_quarantined = excluded.rows_quarantined, \
-                 rows_duplicate = excluded.rows_duplicate, \
-                 delta_version = excluded.delta_version, formatted_at = excluded.formatted_at",
-                params![
-                    e.object_id,
-                    e.table_name,
-                    e.run_id,
-                    e.dialect,
-                    e.rows_read,
-                    e.rows_written,
-                    e.rows_quarantined,
-                    e.rows_duplicate,
-                    e.delta_version,
-                    now
-                ],
-            )?;
+            crate::ledger::insert(&tx, e, &now, true)?;
         }
         tx.commit()?;
         Ok(())

@@ -62,23 +62,7 @@ impl Catalog {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let now = now_utc();
         for e in entries {
-            tx.execute(
-                "INSERT INTO ledger (object_id, table_name, run_id, dialect, rows_read, \
-                 rows_written, rows_quarantined, rows_duplicate, delta_version, formatted_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    e.object_id,
-                    e.table_name,
-                    e.run_id,
-                    e.dialect,
-                    e.rows_read,
-                    e.rows_written,
-                    e.rows_quarantined,
-                    e.rows_duplicate,
-                    e.delta_version,
-                    now
-                ],
-            )?;
+            insert(&tx, e, &now, false)?;
         }
         tx.commit()?;
         Ok(())
@@ -165,4 +149,43 @@ impl Catalog {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
+}
+
+/// Inserts one ledger line in `tx`; with `replace`, a line of the same object and table is
+/// overwritten (reprocessing) instead of being an error.
+pub(crate) fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    e: &LedgerEntry,
+    now: &str,
+    replace: bool,
+) -> Result<()> {
+    let conflict = if replace {
+        " ON CONFLICT (object_id, table_name) DO UPDATE SET run_id = excluded.run_id, \
+         dialect = excluded.dialect, rows_read = excluded.rows_read, \
+         rows_written = excluded.rows_written, rows_quarantined = excluded.rows_quarantined, \
+         rows_duplicate = excluded.rows_duplicate, delta_version = excluded.delta_version, \
+         formatted_at = excluded.formatted_at"
+    } else {
+        ""
+    };
+    tx.execute(
+        &format!(
+            "INSERT INTO ledger (object_id, table_name, run_id, dialect, rows_read, \
+             rows_written, rows_quarantined, rows_duplicate, delta_version, formatted_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10){conflict}"
+        ),
+        params![
+            e.object_id,
+            e.table_name,
+            e.run_id,
+            e.dialect,
+            e.rows_read,
+            e.rows_written,
+            e.rows_quarantined,
+            e.rows_duplicate,
+            e.delta_version,
+            now
+        ],
+    )?;
+    Ok(())
 }
