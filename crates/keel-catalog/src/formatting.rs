@@ -130,7 +130,13 @@ impl Catalog {
     ///
     /// # Errors
     /// When the update fails.
-    pub fn finish_reprocess(&self, table: &str, seq: i64, objects: i64, released: i64) -> Result<()> {
+    pub fn finish_reprocess(
+        &self,
+        table: &str,
+        seq: i64,
+        objects: i64,
+        released: i64,
+    ) -> Result<()> {
         let conn = self.conn();
         conn.execute(
             "UPDATE reprocess_runs SET finished_at = ?3, objects = ?4, released = ?5 \

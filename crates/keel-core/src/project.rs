@@ -149,7 +149,10 @@ impl Project {
         let keel_toml = self.dir.join("keel.toml");
         let days = crate::schedule::parse_duration(retention)
             .map_err(|m| {
-                CoreError::config(&keel_toml, format!("key `maintenance.vacuum_retention`: {m}"))
+                CoreError::config(
+                    &keel_toml,
+                    format!("key `maintenance.vacuum_retention`: {m}"),
+                )
             })?
             .as_secs_f64()
             / 86_400.0;

@@ -223,7 +223,8 @@ pub struct Compaction {
 /// When the table cannot be read or the commit fails (a conflicting writer included).
 pub async fn compact(path: &Path, target_bytes: u64) -> Result<Compaction> {
     let table = open_or_new(path).await?;
-    let target = std::num::NonZeroU64::new(target_bytes.max(1)).unwrap_or(std::num::NonZeroU64::MIN);
+    let target =
+        std::num::NonZeroU64::new(target_bytes.max(1)).unwrap_or(std::num::NonZeroU64::MIN);
     let (table, metrics) = table
         .optimize()
         .with_target_size(target)

@@ -77,7 +77,15 @@ pub async fn format_source(
     let mut replace = target.replace;
     for chunk in chunks(&objects, &project.spec.engine) {
         format_chunk(
-            project, &plan, catalog, run_id, &target, replace, chunk, &mut report, on_object,
+            project,
+            &plan,
+            catalog,
+            run_id,
+            &target,
+            replace,
+            chunk,
+            &mut report,
+            on_object,
         )
         .await?;
         replace = Replace::default();
@@ -85,7 +93,15 @@ pub async fn format_source(
     if replace.table || replace.quarantine {
         // A rebuild of a source with no objects left: the table becomes empty.
         format_chunk(
-            project, &plan, catalog, run_id, &target, replace, &[], &mut report, on_object,
+            project,
+            &plan,
+            catalog,
+            run_id,
+            &target,
+            replace,
+            &[],
+            &mut report,
+            on_object,
         )
         .await?;
     }
@@ -446,7 +462,9 @@ pub(crate) fn parse_chunk(
         let dialect_name = dialects.join("+");
         for input in &inputs {
             if let Some(found) = &input.detected {
-                chunk.detected.push((input.reference.to_string(), found.clone()));
+                chunk
+                    .detected
+                    .push((input.reference.to_string(), found.clone()));
             }
         }
         let records = inputs.into_iter().flat_map(|input| {

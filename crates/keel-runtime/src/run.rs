@@ -260,11 +260,13 @@ async fn run_stages(
                     rows_in: report.rows_read as i64,
                     rows_out: report.rows_written as i64,
                     bytes_in: report.bytes as i64,
-                    message: Some(format!(
-                        "{} quarantined, {} duplicate, {} replaced by a later version",
-                        report.rows_quarantined, report.rows_duplicate, report.rows_replaced
-                    ) + &empty_note(report.empty_objects)
-                        + &schema_note(&report.schema_changes)),
+                    message: Some(
+                        format!(
+                            "{} quarantined, {} duplicate, {} replaced by a later version",
+                            report.rows_quarantined, report.rows_duplicate, report.rows_replaced
+                        ) + &empty_note(report.empty_objects)
+                            + &schema_note(&report.schema_changes),
+                    ),
                     status: if report.objects == 0 {
                         "skipped".into()
                     } else {
@@ -282,8 +284,15 @@ async fn run_stages(
                 let policy = project.spec.maintenance.compact_small_files;
                 if policy > 0 {
                     let path = project.lake.formatted(table);
-                    maintain_table(project, rec, &path, &format!("formatted.{table}"), policy, None)
-                        .await?;
+                    maintain_table(
+                        project,
+                        rec,
+                        &path,
+                        &format!("formatted.{table}"),
+                        policy,
+                        None,
+                    )
+                    .await?;
                 }
             }
         }
@@ -324,13 +333,19 @@ async fn run_stages(
         check_ledger(project, catalog).await?;
     }
     if wants(Stage::Maintain) {
-        let retention = keel_core::schedule::parse_duration(
-            &project.spec.maintenance.vacuum_retention,
-        )
-        .map_err(RuntimeError::Usage)?;
+        let retention =
+            keel_core::schedule::parse_duration(&project.spec.maintenance.vacuum_retention)
+                .map_err(RuntimeError::Usage)?;
         for (name, path) in all_tables(project) {
-            maintain_table(project, rec, &path, &name, 2, Some((retention, options.now_ms)))
-                .await?;
+            maintain_table(
+                project,
+                rec,
+                &path,
+                &name,
+                2,
+                Some((retention, options.now_ms)),
+            )
+            .await?;
         }
     }
     let mut failed = Vec::new();

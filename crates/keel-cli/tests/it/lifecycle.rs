@@ -45,7 +45,10 @@ fn declare(dir: &Path, max: f64, extra: &str) {
 /// Delta reader), or `None` outside CI when Polars is missing.
 fn read_version(dir: &Path, version: i64) -> Option<String> {
     let python = keel_testkit::python_with("polars, deltalake");
-    if !keel_testkit::require(python.is_some(), "the Python `polars` and `deltalake` packages") {
+    if !keel_testkit::require(
+        python.is_some(),
+        "the Python `polars` and `deltalake` packages",
+    ) {
         return None;
     }
     let script = format!(
@@ -145,8 +148,7 @@ fn quarantine_is_explained_reprocessed_after_a_fix_and_rebuilt() {
     assert!(shown.contains("bounds"), "{shown}");
     assert!(shown.contains(":3  `kwh` = 2.5 is above 2"), "{shown}");
     let json: serde_json::Value =
-        serde_json::from_str(&keel_ok(p, &["quarantine", "readings", "--format", "json"]))
-            .unwrap();
+        serde_json::from_str(&keel_ok(p, &["quarantine", "readings", "--format", "json"])).unwrap();
     assert_eq!(json["rows"], 3);
     assert_eq!(json["reasons"][0]["rule"], "bounds");
     assert_eq!(json["reasons"][0]["column"], "kwh");
@@ -166,7 +168,11 @@ fn quarantine_is_explained_reprocessed_after_a_fix_and_rebuilt() {
     );
     assert_eq!(
         table(p),
-        ["d1 2024-01-01 1.5", "d1 2024-01-02 1.0", "d1 2024-01-04 3.0"]
+        [
+            "d1 2024-01-01 1.5",
+            "d1 2024-01-02 1.0",
+            "d1 2024-01-04 3.0"
+        ]
     );
     assert_eq!(quarantine(p), ["a.csv:4 bounds"]);
     assert_eq!(ledger(p), ["a.csv 4 3 1 0", "b.csv 1 1 0 0"]);
@@ -191,7 +197,11 @@ fn quarantine_is_explained_reprocessed_after_a_fix_and_rebuilt() {
     assert!(out.contains("format"), "{out}");
     assert_eq!(
         table(p),
-        ["d1 2024-01-01 1.5", "d1 2024-01-02 1.0", "d1 2024-01-04 3.0"]
+        [
+            "d1 2024-01-01 1.5",
+            "d1 2024-01-02 1.0",
+            "d1 2024-01-04 3.0"
+        ]
     );
     assert_eq!(quarantine(p), ["a.csv:4 bounds"]);
     assert_eq!(ledger(p), ["a.csv 4 3 1 0", "b.csv 1 1 0 0"]);
@@ -208,13 +218,19 @@ fn quarantine_is_explained_reprocessed_after_a_fix_and_rebuilt() {
     );
     assert!(columns.iter().any(|c| c[0] == "note"), "{columns:?}");
     assert_eq!(
-        sql_i64(p, "SELECT count(*) FROM formatted.readings WHERE note IS NULL"),
+        sql_i64(
+            p,
+            "SELECT count(*) FROM formatted.readings WHERE note IS NULL"
+        ),
         3
     );
     // An independent reader sees every version: the one before the rebuilds still holds the
     // three rows without the new column.
     if let Some(old) = read_version(p, before) {
-        assert_eq!(old, "3 ['device', 'day', 'kwh', '_keel_object', '_keel_line', '_keel_ingested_at']");
+        assert_eq!(
+            old,
+            "3 ['device', 'day', 'kwh', '_keel_object', '_keel_line', '_keel_ingested_at']"
+        );
     }
 
     // Unknown tables are refused with exit code 2.
@@ -241,10 +257,17 @@ fn the_same_object_delivered_again_changes_nothing() {
         std::fs::remove_file(p.join("inbox/a.csv")).ok();
         deliver(p, name, body);
         let out = keel_ok(p, &["run"]);
-        assert!(out.contains("nothing") || out.contains("duplicate"), "{out}");
+        assert!(
+            out.contains("nothing") || out.contains("duplicate"),
+            "{out}"
+        );
     }
     assert_eq!(table(p), rows);
-    assert_eq!(delta_version(p), version, "no commit for a re-delivered object");
+    assert_eq!(
+        delta_version(p),
+        version,
+        "no commit for a re-delivered object"
+    );
     assert_eq!(
         std::fs::read_dir(p.join("lake/formatted/readings"))
             .unwrap()
@@ -312,23 +335,26 @@ fn the_table_follows_its_declaration_and_refuses_what_would_lose_data() {
         "device,day,kwh,count,note\nd1,2024-01-03,3.5,8.5,\n",
     );
     let out = keel_ok(p, &["run"]);
-    assert!(out.contains("widened `count` from Int64 to Float64"), "{out}");
+    assert!(
+        out.contains("widened `count` from Int64 to Float64"),
+        "{out}"
+    );
     assert_eq!(
         sql_rows(
             p,
             "SELECT CAST(count AS VARCHAR), arrow_typeof(count) FROM formatted.readings ORDER BY day"
         ),
-        [
-            ["7.0", "Float64"],
-            ["8.0", "Float64"],
-            ["8.5", "Float64"]
-        ]
+        [["7.0", "Float64"], ["8.0", "Float64"], ["8.5", "Float64"]]
     );
 
     // An incompatible change: `day` declared as a string. The new rows are quarantined with
     // the column and both types; nothing is written and the table keeps its type.
     declare_types(p, "string", "float64", true);
-    deliver(p, "d.csv", "device,day,kwh,count,note\nd1,2024-01-04,4.5,9,\n");
+    deliver(
+        p,
+        "d.csv",
+        "device,day,kwh,count,note\nd1,2024-01-04,4.5,9,\n",
+    );
     keel_ok(p, &["run"]);
     let q = sql_rows(
         p,
@@ -383,7 +409,11 @@ fn small_files_are_compacted_and_unreferenced_ones_vacuumed_after_the_retention(
             .filter(|e| e.file_name().to_string_lossy().ends_with(".parquet"))
             .count()
     };
-    assert_eq!(data_files(p), 5, "the replaced files stay for older readers");
+    assert_eq!(
+        data_files(p),
+        5,
+        "the replaced files stay for older readers"
+    );
 
     // An orphan, as a crashed writer leaves it.
     std::fs::write(

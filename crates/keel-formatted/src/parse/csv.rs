@@ -88,7 +88,8 @@ pub fn parse(
             }));
             continue;
         }
-        if dialect.escape.is_none() && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1 {
+        if dialect.escape.is_none() && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1
+        {
             out.push(Err(Rejection {
                 line,
                 raw: clip(raw),

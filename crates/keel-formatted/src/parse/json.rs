@@ -133,7 +133,9 @@ fn transpose(arrays: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, Str
 pub fn first_duplicate_key(text: &str) -> Option<String> {
     use serde::Deserializer as _;
     let mut de = serde_json::Deserializer::from_str(text);
-    de.deserialize_any(DuplicateFinder(String::new())).ok().flatten()
+    de.deserialize_any(DuplicateFinder(String::new()))
+        .ok()
+        .flatten()
 }
 
 /// Visits a JSON value and returns the first duplicate key found, with its path.
@@ -174,7 +176,9 @@ impl<'de> serde::de::Visitor<'de> for DuplicateFinder {
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut found = None;
         let mut i = 0;
-        while let Some(inner) = seq.next_element_seed(DuplicateFinder(format!("{}[{i}]", self.0)))? {
+        while let Some(inner) =
+            seq.next_element_seed(DuplicateFinder(format!("{}[{i}]", self.0)))?
+        {
             found = found.or(inner);
             i += 1;
         }

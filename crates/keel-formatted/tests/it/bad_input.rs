@@ -119,7 +119,11 @@ async fn every_fixture_is_quarantined_or_read_and_the_run_goes_on() {
     let mut binary = b"\x89PNG\r\n\x1a\n".to_vec();
     binary.extend((0..4096u32).map(|i| (i * 7919 % 251) as u8));
     fixtures.push(("binary.csv", binary));
-    let full = gzip(format!("{header}d10,2024-01-01,1,\n").repeat(2000).as_bytes());
+    let full = gzip(
+        format!("{header}d10,2024-01-01,1,\n")
+            .repeat(2000)
+            .as_bytes(),
+    );
     fixtures.push(("truncated.csv.gz", full[..full.len() / 2].to_vec()));
 
     let mut ids = BTreeMap::new();
@@ -127,7 +131,11 @@ async fn every_fixture_is_quarantined_or_read_and_the_run_goes_on() {
         ids.insert(lab.land("r", name, bytes), *name);
     }
     let report = lab.format("r").await;
-    assert_eq!(report.objects as usize, fixtures.len(), "every object formatted");
+    assert_eq!(
+        report.objects as usize,
+        fixtures.len(),
+        "every object formatted"
+    );
 
     // What each object gave: rows written, and its quarantine as `line:rule(column)`.
     let ledger: BTreeMap<&str, (i64, i64, i64)> = lab

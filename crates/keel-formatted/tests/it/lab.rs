@@ -144,4 +144,3 @@ pub fn text_rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
     }
     out
 }
-

@@ -350,12 +350,24 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
         8192,
     );
     let mut landed = Vec::new();
-    for name in ["Data_Pr01.csv", "Data_Pr01_FORMAT2.csv", "Data_Pr01_FORMAT3.csv"] {
+    for name in [
+        "Data_Pr01.csv",
+        "Data_Pr01_FORMAT2.csv",
+        "Data_Pr01_FORMAT3.csv",
+    ] {
         landed.push((name, land_file(&lab, "tartu_10949", &tartu.join(name))));
     }
-    land_file(&lab, "tartu_11491", &tartu.join("Building_11491_SMACCS.csv"));
+    land_file(
+        &lab,
+        "tartu_11491",
+        &tartu.join("Building_11491_SMACCS.csv"),
+    );
     land_file(&lab, "tartu_pr02", &tartu.join("Building_Data_Pr02.csv"));
-    land_file(&lab, "tartu_pr02", &tartu.join("Building_Data_Pr02_Day.csv"));
+    land_file(
+        &lab,
+        "tartu_pr02",
+        &tartu.join("Building_Data_Pr02_Day.csv"),
+    );
     land_file(
         &lab,
         "dk_readings",
@@ -414,9 +426,7 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
     // The three dialects of building 10949 give the same canonical rows and refuse the same
     // lines for the same reasons: `;` and `,` exactly.
     let rows_of = |id: &str, columns: &str| {
-        format!(
-            "SELECT {columns} FROM formatted.tartu_10949 WHERE _keel_object = '{id}'"
-        )
+        format!("SELECT {columns} FROM formatted.tartu_10949 WHERE _keel_object = '{id}'")
     };
     let all = "hour, power_kw, temperature_c, wind_speed_ms, wind_direction_deg, irradiation, \
                _keel_line";
@@ -426,7 +436,11 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
     };
     for (x, y) in [(a, b), (b, a)] {
         let diff = lab.rows(&except(x, y, all)).await;
-        assert!(diff.is_empty(), "rows differ: {:?}", &diff[..diff.len().min(3)]);
+        assert!(
+            diff.is_empty(),
+            "rows differ: {:?}",
+            &diff[..diff.len().min(3)]
+        );
     }
     // The space-separated export differs from the other two as a file: some values carry
     // more digits, and some are `NA`. Where both have a value they agree to 1e-6; where it
@@ -475,7 +489,13 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
              WHERE _keel_object = '{id}' ORDER BY 1"
         )
     };
-    let ra = if lab.catalog.ledger("tartu_10949").unwrap().iter().any(|e| e.rows_quarantined > 0) {
+    let ra = if lab
+        .catalog
+        .ledger("tartu_10949")
+        .unwrap()
+        .iter()
+        .any(|e| e.rows_quarantined > 0)
+    {
         let ra = lab.rows(&refused(a)).await;
         assert_eq!(ra, lab.rows(&refused(b)).await);
         assert_eq!(ra, lab.rows(&refused(c)).await);
@@ -494,7 +514,11 @@ async fn every_real_file_formats_with_balanced_ledgers_and_explained_rejections(
     // Six preamble lines (the sixth blank), the header, then one line per month.
     assert_eq!(
         hdd_rows.len(),
-        hdd_text.lines().skip(7).filter(|l| !l.trim().is_empty()).count()
+        hdd_text
+            .lines()
+            .skip(7)
+            .filter(|l| !l.trim().is_empty())
+            .count()
     );
     assert_eq!(hdd_rows[0], ["2019-09-01", "134.3"]);
     let metadata = lab.catalog.object_metadata(&hdd).unwrap();
