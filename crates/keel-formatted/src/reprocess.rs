@@ -269,8 +269,16 @@ impl Quarantined {
             return Ok(q);
         };
         let wanted: HashSet<&str> = ids.iter().copied().collect();
+        let list = ids
+            .iter()
+            .map(|id| format!("'{}'", id.replace('\'', "''")))
+            .collect::<Vec<_>>()
+            .join(", ");
         let batches = ctx
-            .sql("SELECT _keel_object, _keel_line FROM q")
+            .sql(&format!(
+                "SELECT _keel_object, _keel_line FROM q \
+                 WHERE split_part(_keel_object, '!', 1) IN ({list})"
+            ))
             .await
             .map_err(keel_engine::EngineError::from)?
             .collect()
