@@ -68,8 +68,41 @@ pub enum Cell<'a> {
     /// An instant whose offset is known (a zoned Parquet timestamp), µs since
     /// 1970-01-01T00:00Z.
     Instant(i64),
+    /// A spreadsheet number in a date or timestamp column: a serial day of the 1900 date
+    /// system, read by [`time::excel_serial`] whatever the column's `date_format` (so
+    /// that serial 60, Excel's 1900-02-29, is rejected with the reason).
+    Serial(f64),
     /// A value the source itself marks as an error (a spreadsheet's `#DIV/0!`).
     Error(Cow<'a, str>),
+}
+
+impl Cell<'_> {
+    /// The cell as text: what a string column stores and what a part of composite
+    /// `fields` contributes (numbers with `.`, dates `%Y-%m-%d`, wall-clock times
+    /// `%Y-%m-%d %H:%M:%S`, instants RFC 3339 in UTC).
+    pub fn to_text(&self) -> String {
+        show(self)
+    }
+}
+
+/// The cell of a composite binding (`fields`) from the cells of its parts, in order:
+/// their text joined by [`Binding::compose`] (no value when every part is empty), then
+/// read like any text. A part holding a source error makes the whole cell that error.
+pub fn compose_cells<'a>(binding: &Binding, parts: Vec<Cell<'a>>) -> Cell<'a> {
+    if let Some(error) = parts.iter().find(|c| matches!(c, Cell::Error(_))) {
+        return error.clone();
+    }
+    let texts: Vec<Option<String>> = parts
+        .iter()
+        .map(|c| match c {
+            Cell::Null => None,
+            c => Some(show(c)),
+        })
+        .collect();
+    match binding.compose(|k, _| texts.get(k).and_then(Option::as_ref)) {
+        Some(text) => Cell::Text(Cow::Owned(text)),
+        None => Cell::Null,
+    }
 }
 
 /// Converts a raw record into one typed value per canonical column, or the first rule it
@@ -160,7 +193,7 @@ fn value(
         return Ok(Value::Null);
     }
     let binding = dialect.bindings[i].as_ref();
-    let value = cast(cell, i, column, binding, dialect.decimal, tracker)?;
+    let value = cast(cell, i, column, binding, dialect, tracker)?;
     let numeric = match value {
         Value::Int(v) => Some(v as f64),
         Value::Float(v) => Some(v),
@@ -186,9 +219,11 @@ fn cast(
     i: usize,
     column: &CanonicalColumn,
     binding: Option<&Binding>,
-    decimal: char,
+    dialect: &DialectPlan,
     tracker: &mut AmbiguityTracker,
 ) -> Result<Value, CastError> {
+    let decimal = dialect.decimal;
+    let numbers = Numbers::of(dialect);
     let factor = binding.map(|b| b.factor).unwrap_or(1.0);
     let shown = || show(&cell);
     Ok(match (column.data_type, &cell) {
@@ -197,10 +232,15 @@ fn cast(
         }
         (ColumnType::String, Cell::Text(t)) => Value::Str(t.to_string()),
         (ColumnType::String, _) => Value::Str(shown()),
-        (ColumnType::Int64, Cell::Text(text)) => match text.parse::<i64>() {
-            Ok(v) if factor == 1.0 => Value::Int(v),
-            Ok(v) => Value::Int((v as f64 * factor).round() as i64),
-            Err(_) => return Err(("parse_number", format!("`{text}` is not an integer"))),
+        (ColumnType::Int64, Cell::Text(text)) => match numbers.integer(text) {
+            Some(v) if factor == 1.0 => Value::Int(v),
+            Some(v) => Value::Int((v as f64 * factor).round() as i64),
+            None => {
+                return Err((
+                    "parse_number",
+                    format!("`{text}` is not an integer {}", numbers.describe()),
+                ));
+            }
         },
         (ColumnType::Int64, Cell::Int(v)) if factor == 1.0 => Value::Int(*v),
         (ColumnType::Int64, Cell::Int(v)) => Value::Int((*v as f64 * factor).round() as i64),
@@ -215,10 +255,10 @@ fn cast(
         }
         (ColumnType::Float64, c) => {
             let v = match c {
-                Cell::Text(text) => parse_decimal(text, decimal).ok_or_else(|| {
+                Cell::Text(text) => numbers.float(text).ok_or_else(|| {
                     (
                         "parse_number",
-                        format!("`{text}` is not a number with decimal `{decimal}`"),
+                        format!("`{text}` is not a number {}", numbers.describe()),
                     )
                 })?,
                 Cell::Int(v) => *v as f64,
@@ -276,6 +316,7 @@ fn moment(cell: &Cell<'_>, binding: Option<&Binding>, decimal: char) -> Result<M
             .map(|t| Moment::Local(t.naive_utc()))
             .ok_or_else(|| format!("{us} µs is out of range")),
         Cell::Instant(us) => Ok(Moment::Instant(*us)),
+        Cell::Serial(v) => time::parse_number(*v, None, TimeFormat::ExcelSerial),
         Cell::Null | Cell::Bool(_) | Cell::Error(_) => {
             Err(format!("`{}` is not a date or time", show(cell)))
         }
@@ -288,7 +329,7 @@ fn show(cell: &Cell<'_>) -> String {
         Cell::Null => String::new(),
         Cell::Text(t) | Cell::Error(t) => t.to_string(),
         Cell::Int(v) => v.to_string(),
-        Cell::Float(v) => v.to_string(),
+        Cell::Float(v) | Cell::Serial(v) => v.to_string(),
         Cell::Bool(v) => v.to_string(),
         Cell::Date(d) => epoch()
             .checked_add_signed(chrono::TimeDelta::days(i64::from(*d)))
@@ -308,20 +349,139 @@ fn show(cell: &Cell<'_>) -> String {
     }
 }
 
-/// Parses a decimal number written with `decimal` as separator. Thousands separators are
-/// not accepted: `1,234` with a decimal point is rejected, not guessed.
-fn parse_decimal(text: &str, decimal: char) -> Option<f64> {
-    if decimal == ',' {
-        if text.contains('.') {
-            return None;
+/// How a dialect writes numbers: its decimal separator and its thousands separator, if
+/// it groups digits (RELIABILITY C3).
+///
+/// Reading is strict, so that no number is guessed:
+/// - without a thousands separator only `decimal` may appear: `1,234` under decimal `.`
+///   (and `1.234` under decimal `,`) is rejected as ambiguous, never read as 1.234 or 1234;
+/// - with one, the integer part is either ungrouped digits or groups of exactly 3 digits
+///   after a first group of 1–3 that does not start with 0: `1.234.567,5` and `1234,5`
+///   are read, `1.23,4` and `12.34` are not;
+/// - the three spaces exports group with (space, no-break space U+00A0, narrow no-break
+///   space U+202F) stand for one another;
+/// - an exponent (`1.5e3`) is read only without grouping; `NaN` and `inf` are read and
+///   then refused by the `not_finite` rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Numbers {
+    /// The decimal separator.
+    pub decimal: char,
+    /// The thousands separator, when digits are grouped.
+    pub thousands: Option<char>,
+}
+
+impl Numbers {
+    /// The number syntax of `dialect`.
+    pub fn of(dialect: &DialectPlan) -> Numbers {
+        Numbers {
+            decimal: dialect.decimal,
+            // A separator cannot be both; a plan never makes them equal.
+            thousands: dialect.thousands.filter(|&t| t != dialect.decimal),
         }
-        text.replace(',', ".").parse().ok()
-    } else {
-        if text.contains(',') {
-            return None;
-        }
-        text.parse().ok()
     }
+
+    /// A number written in this syntax.
+    pub fn float(self, text: &str) -> Option<f64> {
+        self.normalise(text)?.parse().ok()
+    }
+
+    /// An integer written in this syntax (grouped digits, no decimal part).
+    pub fn integer(self, text: &str) -> Option<i64> {
+        self.normalise(text)?.parse().ok()
+    }
+
+    /// The separators, for messages.
+    fn describe(self) -> String {
+        match self.thousands {
+            Some(t) => format!(
+                "with decimal `{}` and thousands {}",
+                self.decimal,
+                match t {
+                    ' ' | '\u{a0}' | '\u{202f}' => "grouped by spaces".to_string(),
+                    t => format!("`{t}` in groups of 3"),
+                }
+            ),
+            None => format!("with decimal `{}` and no thousands separator", self.decimal),
+        }
+    }
+
+    fn is_group(self, c: char) -> bool {
+        match self.thousands {
+            Some(t) if is_space(t) => is_space(c),
+            Some(t) => c == t,
+            None => false,
+        }
+    }
+
+    /// `text` in Rust's number syntax (`-1234.5`, `1.5e3`), or `None` when it does not
+    /// follow this one.
+    fn normalise(self, text: &str) -> Option<String> {
+        let (sign, body) = match text.strip_prefix(['+', '-']) {
+            Some(rest) => (&text[..1], rest),
+            None => ("", text),
+        };
+        if ["nan", "inf", "infinity"]
+            .iter()
+            .any(|w| body.eq_ignore_ascii_case(w))
+        {
+            return Some(format!("{sign}{body}"));
+        }
+        let (mantissa, exponent) = match body.find(['e', 'E']) {
+            Some(at) => (&body[..at], Some(&body[at + 1..])),
+            None => (body, None),
+        };
+        let (int, frac) = match mantissa.split_once(self.decimal) {
+            Some((int, frac)) => (int, Some(frac)),
+            None => (mantissa, None),
+        };
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        let mut out = String::with_capacity(text.len());
+        out.push_str(sign);
+        if int.chars().any(|c| self.is_group(c)) {
+            if exponent.is_some() {
+                return None;
+            }
+            let mut groups = int.split(|c| self.is_group(c));
+            let first = groups.next()?;
+            if !(1..=3).contains(&first.len()) || !digits(first) || first.starts_with('0') {
+                return None;
+            }
+            out.push_str(first);
+            for g in groups {
+                if g.len() != 3 || !digits(g) {
+                    return None;
+                }
+                out.push_str(g);
+            }
+        } else if digits(int) {
+            out.push_str(int);
+        } else {
+            return None;
+        }
+        if let Some(frac) = frac {
+            if !digits(frac) || (int.is_empty() && frac.is_empty()) {
+                return None;
+            }
+            out.push('.');
+            out.push_str(frac);
+        } else if int.is_empty() {
+            return None;
+        }
+        if let Some(exponent) = exponent {
+            let e = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            if e.is_empty() || !digits(e) {
+                return None;
+            }
+            out.push('e');
+            out.push_str(exponent);
+        }
+        Some(out)
+    }
+}
+
+/// The spaces digits are grouped with: space, no-break space, narrow no-break space.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\u{a0}' | '\u{202f}')
 }
 
 /// Applies a unit factor; converted values are rounded to 6 decimals so that `1.23456 MWh`
@@ -347,13 +507,123 @@ pub fn days_since_epoch(d: NaiveDate) -> i32 {
 mod tests {
     use super::*;
 
+    fn numbers(decimal: char, thousands: Option<char>) -> Numbers {
+        Numbers { decimal, thousands }
+    }
+
     #[test]
     fn decimals_follow_the_dialect_and_refuse_to_guess() {
-        assert_eq!(parse_decimal("12,5", ','), Some(12.5));
-        assert_eq!(parse_decimal("12.5", '.'), Some(12.5));
-        assert_eq!(parse_decimal("1,234", '.'), None);
-        assert_eq!(parse_decimal("1.234,5", ','), None);
-        assert_eq!(parse_decimal("1x2", '.'), None);
+        let point = numbers('.', None);
+        let comma = numbers(',', None);
+        assert_eq!(comma.float("12,5"), Some(12.5));
+        assert_eq!(point.float("12.5"), Some(12.5));
+        assert_eq!(point.float("-12.5"), Some(-12.5));
+        assert_eq!(point.float("+.5"), Some(0.5));
+        assert_eq!(point.float("5."), Some(5.0));
+        assert_eq!(point.float("1.5e3"), Some(1500.0));
+        assert_eq!(comma.float("1,5E-1"), Some(0.15));
+        assert_eq!(point.float("1x2"), None);
+        assert_eq!(point.float("."), None);
+        assert_eq!(point.float(""), None);
+        assert_eq!(point.float("e5"), None);
+        assert_eq!(point.float("1e"), None);
+        assert_eq!(point.float("--1"), None);
+        assert!(point.float("NaN").is_some_and(f64::is_nan));
+        assert_eq!(point.float("-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(point.integer("1234"), Some(1234));
+        assert_eq!(point.integer("-7"), Some(-7));
+        assert_eq!(point.integer("12.0"), None);
+    }
+
+    /// RELIABILITY C3: with no thousands separator, the other separator is ambiguous.
+    #[test]
+    fn without_thousands_a_grouping_separator_is_rejected_as_ambiguous() {
+        let point = numbers('.', None);
+        let comma = numbers(',', None);
+        assert_eq!(point.float("1,234"), None, "never 1.234 nor 1234");
+        assert_eq!(point.integer("1,234"), None);
+        assert_eq!(comma.float("1.234"), None);
+        assert_eq!(comma.float("1.234,5"), None);
+        assert_eq!(point.float("1 234"), None);
+        assert_eq!(point.float("1'234"), None);
+    }
+
+    /// RELIABILITY C3: thousands `.` with decimal `,`, as in Poland and Germany.
+    #[test]
+    fn thousands_point_with_decimal_comma_reads_groups_of_three() {
+        let pl = numbers(',', Some('.'));
+        assert_eq!(pl.float("1.234,5"), Some(1234.5));
+        assert_eq!(pl.float("-12.345.678,25"), Some(-12_345_678.25));
+        assert_eq!(pl.float("1.234"), Some(1234.0));
+        assert_eq!(pl.float("1234,5"), Some(1234.5), "ungrouped is unambiguous");
+        assert_eq!(pl.float("0,5"), Some(0.5));
+        assert_eq!(pl.integer("1.234.567"), Some(1_234_567));
+        // Groups must be of 3 digits after a first group of 1–3 not starting with 0.
+        assert_eq!(pl.float("1.23,4"), None);
+        assert_eq!(pl.float("12.34"), None);
+        assert_eq!(pl.float("1.2345,6"), None);
+        assert_eq!(pl.float("1234.567,8"), None);
+        assert_eq!(pl.float("0.123,4"), None);
+        assert_eq!(pl.float(".234,5"), None);
+        assert_eq!(pl.float("1..234"), None);
+        assert_eq!(pl.float("1.234,5,6"), None);
+        assert_eq!(pl.float("1.234,5.6"), None);
+        // Another grouping character is not this dialect's.
+        assert_eq!(pl.float("1 234,5"), None);
+        assert_eq!(pl.float("1.234e3"), None);
+        assert_eq!(pl.integer("1.234,0"), None);
+    }
+
+    /// RELIABILITY C3: spaces group digits in Polish, French and Estonian exports; the
+    /// three spaces stand for one another.
+    #[test]
+    fn space_thousands_accept_no_break_and_narrow_no_break_spaces() {
+        for sep in [' ', '\u{a0}', '\u{202f}'] {
+            let n = numbers(',', Some(sep));
+            for text in ["1 234,5", "1\u{a0}234,5", "1\u{202f}234,5"] {
+                assert_eq!(n.float(text), Some(1234.5), "{text:?} with {sep:?}");
+            }
+            assert_eq!(n.float("12 345 678"), Some(12_345_678.0));
+            assert_eq!(n.float("1 23,4"), None);
+            assert_eq!(n.float("1.234,5"), None);
+            assert_eq!(n.float("1  234"), None);
+        }
+        let en = numbers('.', Some(','));
+        assert_eq!(en.float("1,234.5"), Some(1234.5));
+        assert_eq!(en.float("1,234"), Some(1234.0), "declared: not ambiguous");
+        assert_eq!(en.float("1,23.4"), None);
+    }
+
+    #[test]
+    fn rejections_name_the_separators() {
+        let mut dialect = plan("%Y-%m-%d").dialects[0].clone();
+        let column = CanonicalColumn {
+            name: "kwh".into(),
+            data_type: ColumnType::Float64,
+            required: false,
+            min: None,
+            max: None,
+        };
+        let read = |text: &'static str, dialect: &DialectPlan| {
+            let cell = Cell::Text(Cow::Borrowed(text));
+            cast(
+                cell,
+                0,
+                &column,
+                None,
+                dialect,
+                &mut AmbiguityTracker::new(),
+            )
+        };
+        dialect.decimal = ',';
+        dialect.thousands = Some('.');
+        assert_eq!(read("1.234,5", &dialect), Ok(Value::Float(1234.5)));
+        let (rule, reason) = read("1.23,4", &dialect).unwrap_err();
+        assert_eq!(rule, "parse_number");
+        assert!(reason.contains("thousands `.`"), "{reason}");
+        dialect.thousands = None;
+        let (_, reason) = read("1.234,5", &dialect).unwrap_err();
+        assert!(reason.contains("no thousands separator"), "{reason}");
     }
 
     /// A planned source with a timestamp `at` and a date `day`, both in Europe/Warsaw.

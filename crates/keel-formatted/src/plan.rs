@@ -37,10 +37,10 @@ pub struct CanonicalColumn {
 /// Where one canonical column's value comes from in one dialect.
 #[derive(Debug, Clone)]
 pub struct Binding {
-    /// Source field (CSV header or JSON field).
+    /// Source field (CSV header, JSON field, Parquet column or spreadsheet header).
     pub field: Option<String>,
     /// Source fields whose values are joined with a space into this column's value
-    /// (composite `fields`); empty for a single `field`.
+    /// (composite `fields`, in every format); empty for a single `field`.
     pub fields: Vec<String>,
     /// Regex with one capture group over the object's original name.
     pub from_name: Option<Regex>,
@@ -344,13 +344,6 @@ impl SourcePlan {
                     _ => 1.0,
                 };
                 let fields = from.fields.clone().unwrap_or_default();
-                if !fields.is_empty()
-                    && matches!(spec.format.kind, FormatKind::Parquet | FormatKind::Xlsx)
-                {
-                    return Err(err(format!(
-                        "{key}: composite `fields` are read from csv, json and ndjson sources"
-                    )));
-                }
                 let timezone = match &from.timezone {
                     Some(z) => time::parse_zone(z).map_err(|m| {
                         err(format!(

@@ -12,16 +12,20 @@
 //! - `excel_serial`: a spreadsheet serial day of the 1900 date system, the fraction being
 //!   the time of day (kept to the millisecond, as Excel keeps it). As in Excel, serial 1 is
 //!   1900-01-01 and 61 is 1900-03-01; serial 60 is Excel's 1900-02-29, a day that never
-//!   was (Lotus 1-2-3's leap-year bug), and is rejected rather than moved.
+//!   was (Lotus 1-2-3's leap-year bug), and is rejected rather than moved. A number cell
+//!   of an xlsx date or timestamp column is read this way whatever the format, unless
+//!   the format is an epoch.
 //! - `rfc3339`: `2021-10-31T02:30:00+02:00`; `Z` and a space for `T` accepted, an offset
 //!   required.
 //! - `iso8601`: an RFC 3339 value, or a date and time without an offset (a local time,
 //!   `T` or space, seconds optional), or a date.
 //!
 //! # Time zones
-//! A value with an offset (or `Z`), and an epoch number, is an instant and keeps it. A
-//! value without one is a local wall-clock time in the binding's `timezone` (the dialect's,
-//! default `UTC`), and a date alone stands for its local midnight. Timestamps are stored in
+//! A value with an offset (or `Z`), an epoch number and a Parquet timestamp with a zone
+//! (`isAdjustedToUTC`) are instants and keep them. A value without one (text, a
+//! spreadsheet date, a Parquet timestamp without a zone) is a local wall-clock time in
+//! the binding's `timezone` (the dialect's, default `UTC`), and a date alone stands for
+//! its local midnight. Timestamps are stored in
 //! UTC and must fall in the years 0001–9999 (rule `time_range`), as Delta and Spark require;
 //! milliseconds read as seconds land past year 9999 and are rejected, not stored.
 //!

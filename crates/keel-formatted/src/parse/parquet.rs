@@ -3,6 +3,12 @@
 //! text ([`crate::convert::convert_cells`]). A record's "line" is its 1-based row number in
 //! the file; its raw text is the mapped fields rendered as a JSON object.
 //!
+//! Timestamps: one with a zone (`isAdjustedToUTC`) is an instant and is stored as it is,
+//! whatever the binding's `timezone` (in a date column it is the day the file shows in
+//! its own zone); one without a zone is a wall-clock time, read in the binding's
+//! `timezone` by the DST rule of [`crate::time`]. Composite `fields` join their parts'
+//! text ([`crate::convert::compose_cells`]) and read it with the binding's format.
+//!
 //! See: <https://parquet.apache.org/docs/file-format/>
 
 use std::borrow::Cow;
@@ -11,7 +17,8 @@ use arrow::array::timezone::Tz;
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Date64Array, Float16Array, Float32Array,
     Float64Array, Int8Array, Int16Array, Int32Array, Int64Array, StringArray,
-    TimestampMicrosecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
+    TimestampMicrosecondArray, TimestampMillisecondArray, TimestampNanosecondArray,
+    TimestampSecondArray, UInt8Array, UInt16Array, UInt32Array, UInt64Array,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -19,7 +26,9 @@ use bytes::Bytes;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::convert::{Cell, convert_cells};
+use keel_core::spec::ColumnType;
+
+use crate::convert::{Cell, compose_cells, convert_cells};
 use crate::parse::{Converted, Rejection, clip, name_values, reject_whole};
 use crate::plan::{CanonicalColumn, DialectPlan};
 use crate::time::AmbiguityTracker;
@@ -44,29 +53,36 @@ pub fn read(
         Err(e) => return not_parquet(&e),
     };
     let file_schema = builder.schema().clone();
-    // The top-level field of each canonical column, by name, and the required fields the
-    // file lacks (each row is then rejected, as a CSV row is for a missing header field).
-    let mut field_of: Vec<Option<&str>> = vec![None; columns.len()];
+    // The file's fields the dialect maps, each once, with their root column; for each
+    // canonical column the indexes of its fields among them (one for a single `field`,
+    // one per part of composite `fields`). A column whose field, or one of whose parts,
+    // the file lacks has none: it reads no value, or each row is rejected when the column
+    // is required (as a CSV row is for a missing header field).
+    let mut fields: Vec<&str> = Vec::new();
     let mut roots: Vec<usize> = Vec::new();
+    let mut parts_of: Vec<Vec<usize>> = vec![Vec::new(); columns.len()];
     let mut missing: Option<(usize, String)> = None;
     for (i, binding) in dialect.bindings.iter().enumerate() {
-        let Some(field) = binding
-            .as_ref()
-            .filter(|b| b.from_name.is_none())
-            .and_then(|b| b.field.as_deref())
-        else {
+        let Some(binding) = binding else {
             continue;
         };
-        match file_schema.index_of(field) {
-            Ok(root) => {
-                field_of[i] = Some(field);
+        let mut parts = Vec::with_capacity(binding.fields().len());
+        for field in binding.fields() {
+            let Ok(root) = file_schema.index_of(field) else {
+                if columns[i].required && missing.is_none() {
+                    missing = Some((i, field.clone()));
+                }
+                parts.clear();
+                break;
+            };
+            let at = fields.iter().position(|f| f == field).unwrap_or_else(|| {
+                fields.push(field.as_str());
                 roots.push(root);
-            }
-            Err(_) if columns[i].required && missing.is_none() => {
-                missing = Some((i, field.to_string()));
-            }
-            Err(_) => {}
+                fields.len() - 1
+            });
+            parts.push(at);
         }
+        parts_of[i] = parts;
     }
     roots.sort_unstable();
     roots.dedup();
@@ -102,18 +118,14 @@ pub fn read(
                 );
             }
         };
-        let mut arrays: Vec<Option<Column>> = Vec::with_capacity(field_of.len());
-        for f in &field_of {
-            let Some(f) = *f else {
-                arrays.push(None);
-                continue;
-            };
+        let mut read: Vec<Column> = Vec::with_capacity(fields.len());
+        for f in &fields {
             let column = batch
                 .column_by_name(f)
                 .ok_or_else(|| format!("column `{f}` is missing from a batch"))
                 .and_then(|a| Column::new(f, a).map_err(|e| format!("column `{f}`: {e}")));
             match column {
-                Ok(c) => arrays.push(Some(c)),
+                Ok(c) => read.push(c),
                 Err(reason) => {
                     return reject_whole(
                         "parquet",
@@ -123,10 +135,9 @@ pub fn read(
                 }
             }
         }
-        let shown: Vec<&Column> = arrays.iter().flatten().collect();
         for r in 0..batch.num_rows() {
             row_no += 1;
-            let raw = || raw_row(&shown, r);
+            let raw = || raw_row(&read, r);
             if let Some((idx, field)) = &missing {
                 out.push(Err(Rejection {
                     line: row_no,
@@ -142,10 +153,23 @@ pub fn read(
                 dialect,
                 columns,
                 &mut tracker,
-                |i| match (&from_name[i], &arrays[i]) {
-                    (Some(v), _) => Cell::Text(Cow::Borrowed(v.as_str())),
-                    (None, Some(c)) => c.cell(r),
-                    (None, None) => Cell::Null,
+                |i| {
+                    if let Some(v) = &from_name[i] {
+                        return Cell::Text(Cow::Borrowed(v.as_str()));
+                    }
+                    let (Some(binding), parts) = (&dialect.bindings[i], &parts_of[i]) else {
+                        return Cell::Null;
+                    };
+                    match parts.as_slice() {
+                        [] => Cell::Null,
+                        [one] if binding.fields.is_empty() => {
+                            read[*one].cell(r, columns[i].data_type == ColumnType::Date)
+                        }
+                        parts => compose_cells(
+                            binding,
+                            parts.iter().map(|&p| read[p].cell(r, false)).collect(),
+                        ),
+                    }
                 },
                 raw,
             );
@@ -159,8 +183,17 @@ pub fn read(
 struct Column {
     name: String,
     array: ArrayRef,
-    /// For timestamps with a zone: the zone their wall clock is read in.
-    tz: Option<Tz>,
+    /// Timestamps: whether they are instants or wall-clock times.
+    clock: Option<Clock>,
+}
+
+/// What a Parquet timestamp's value is.
+enum Clock {
+    /// No zone (`isAdjustedToUTC = false`): a wall-clock time, read in the binding's zone.
+    Wall,
+    /// A zone (`isAdjustedToUTC = true`): an instant in UTC, with the zone the writer
+    /// named in its Arrow schema (`UTC` without one), if keel knows it.
+    Instant(Option<Tz>),
 }
 
 impl Column {
@@ -170,34 +203,26 @@ impl Column {
             DataType::Dictionary(_, value) => cast(array, value)?,
             _ => array.clone(),
         };
-        let (array, tz) = match array.data_type() {
-            DataType::LargeUtf8 | DataType::Utf8View => (cast(&array, &DataType::Utf8)?, None),
-            DataType::Timestamp(unit, tz) => {
-                let array = if *unit == TimeUnit::Microsecond {
-                    array.clone()
-                } else {
-                    cast(
-                        &array,
-                        &DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
-                    )?
-                };
-                let tz = match tz {
-                    Some(tz) => Some(tz.parse::<Tz>()?),
-                    None => None,
-                };
-                (array, tz)
-            }
-            _ => (array, None),
+        let array = match array.data_type() {
+            DataType::LargeUtf8 | DataType::Utf8View => cast(&array, &DataType::Utf8)?,
+            _ => array,
+        };
+        let clock = match array.data_type() {
+            DataType::Timestamp(_, None) => Some(Clock::Wall),
+            DataType::Timestamp(_, Some(tz)) => Some(Clock::Instant(tz.parse::<Tz>().ok())),
+            _ => None,
         };
         Ok(Column {
             name: name.to_string(),
             array,
-            tz,
+            clock,
         })
     }
 
-    /// The cell at row `r`.
-    fn cell(&self, r: usize) -> Cell<'_> {
+    /// The cell at row `r`; `date_column`: it feeds a date column, where a zoned
+    /// timestamp is the wall-clock time the file shows in its own zone (a day in that zone,
+    /// accepted at its midnight), not its instant read in the binding's zone.
+    fn cell(&self, r: usize, date_column: bool) -> Cell<'_> {
         let a = &self.array;
         if a.is_null(r) {
             return Cell::Null;
@@ -230,13 +255,21 @@ impl Column {
             DataType::Float64 => get!(Float64Array, Cell::Float),
             DataType::Boolean => get!(BooleanArray, Cell::Bool),
             DataType::Date32 => get!(Date32Array, Cell::Date),
-            DataType::Date64 => get!(Date64Array, |ms: i64| Cell::DateTime(ms * 1000)),
-            DataType::Timestamp(..) => get!(TimestampMicrosecondArray, |us| Cell::DateTime(
-                match &self.tz {
-                    Some(tz) => wall_clock(us, tz),
-                    None => us,
+            DataType::Date64 => {
+                get!(Date64Array, |ms: i64| Cell::DateTime(
+                    ms.saturating_mul(1000)
+                ))
+            }
+            // Out-of-range values saturate, and are then rejected by the `time_range` rule
+            // or as out of range: never wrapped, never NULL.
+            DataType::Timestamp(..) => match (micros(a, r), &self.clock) {
+                (None, _) | (_, None) => unreadable(a),
+                (Some(us), Some(Clock::Wall)) => Cell::DateTime(us),
+                (Some(us), Some(Clock::Instant(Some(tz)))) if date_column => {
+                    Cell::DateTime(wall_clock(us, tz))
                 }
-            )),
+                (Some(us), Some(Clock::Instant(_))) => Cell::Instant(us),
+            },
             // Decimals and anything else: their text, read by the text rules (a decimal
             // `12.50` is a number, a list is a string).
             _ => match display(a, r) {
@@ -262,6 +295,30 @@ fn shortest<T: std::fmt::Display>(v: T) -> Cell<'static> {
     }
 }
 
+/// The timestamp at row `r` in µs (nanoseconds floored to the µs the canonical type
+/// holds), whatever its unit.
+fn micros(a: &ArrayRef, r: usize) -> Option<i64> {
+    let any = a.as_any();
+    Some(match a.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => any
+            .downcast_ref::<TimestampSecondArray>()?
+            .value(r)
+            .saturating_mul(1_000_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => any
+            .downcast_ref::<TimestampMillisecondArray>()?
+            .value(r)
+            .saturating_mul(1000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            any.downcast_ref::<TimestampMicrosecondArray>()?.value(r)
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => any
+            .downcast_ref::<TimestampNanosecondArray>()?
+            .value(r)
+            .div_euclid(1000),
+        _ => return None,
+    })
+}
+
 /// The wall-clock time in `tz` of the instant `us` (µs since the epoch, UTC).
 fn wall_clock(us: i64, tz: &Tz) -> i64 {
     use chrono::TimeZone;
@@ -281,7 +338,7 @@ fn display(a: &ArrayRef, r: usize) -> Option<String> {
 }
 
 /// The mapped fields of row `r` as a JSON object, for quarantine.
-fn raw_row(columns: &[&Column], r: usize) -> String {
+fn raw_row(columns: &[Column], r: usize) -> String {
     let map: serde_json::Map<String, serde_json::Value> = columns
         .iter()
         .map(|c| {

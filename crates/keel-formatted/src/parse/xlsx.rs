@@ -1,27 +1,28 @@
 //! Excel workbooks (`.xlsx`): one worksheet read cell by cell with `calamine` (never the
 //! whole sheet at once), a header row mapped to canonical columns, then one record per
 //! non-empty row. A record's "line" is its spreadsheet row number; its raw text is its
-//! cells, tab-separated. Date cells and serial numbers in date columns (days since
-//! 1899-12-30, Excel's 1900 date system) become dates.
+//! cells, tab-separated.
+//!
+//! Date cells become wall-clock date-times (a timestamp column reads them in its
+//! binding's `timezone`). A number in a date or timestamp column is a serial day of
+//! Excel's 1900 date system, read by [`crate::time::excel_serial`] (serial 1 is
+//! 1900-01-01, serial 60 the 1900-02-29 that never was and is rejected), unless the
+//! column's `date_format` reads numbers as epoch counts. Composite `fields` join their
+//! cells' text: a whole-day date cell as `%Y-%m-%d`, a time-only cell as `%H:%M:%S`.
 //!
 //! See: <https://learn.microsoft.com/en-us/office/troubleshoot/excel/1900-and-1904-date-system>
 
 use std::borrow::Cow;
 use std::io::Cursor;
 
-use calamine::{Data, Reader, Xlsx};
-use chrono::{NaiveDate, NaiveDateTime};
+use calamine::{Data, ExcelDateTime, Reader, Xlsx};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use keel_core::spec::{ColumnType, SheetRef};
 
-use crate::convert::{Cell, MICROS_PER_DAY, convert_cells, days_since_epoch};
+use crate::convert::{Cell, MICROS_PER_DAY, compose_cells, convert_cells, days_since_epoch};
 use crate::parse::{Converted, Rejection, clip, name_values, reject_whole};
-use crate::plan::{CanonicalColumn, DialectPlan};
-use crate::time::AmbiguityTracker;
-
-/// Serial number of 1970-01-01 in Excel's 1900 date system.
-const SERIAL_UNIX_EPOCH: f64 = 25_569.0;
-/// Serial number of 9999-12-31, the last date Excel shows.
-const SERIAL_MAX: f64 = 2_958_466.0;
+use crate::plan::{Binding, CanonicalColumn, DialectPlan};
+use crate::time::{AmbiguityTracker, TimeFormat};
 
 /// Reads the dialect's worksheet of an `.xlsx` input into canonical rows.
 pub fn read(
@@ -116,8 +117,10 @@ struct SheetRows<'a> {
     dialect: &'a DialectPlan,
     columns: &'a [CanonicalColumn],
     from_name: Vec<Option<String>>,
-    /// Spreadsheet column (from 0) of each canonical column, once the header is read.
-    header: Option<Vec<Option<u32>>>,
+    /// Spreadsheet columns (from 0) of each canonical column's fields, once the header
+    /// is read: one for a single `field`, one per part of composite `fields`, none when
+    /// the header lacks one of them.
+    header: Option<Vec<Vec<u32>>>,
     /// A required column the header lacks, and its field.
     missing: Option<(usize, String)>,
     /// The sheet's memory of ambiguous local times.
@@ -167,22 +170,32 @@ impl<'a> SheetRows<'a> {
             return;
         }
         let header = self.header.as_deref().unwrap_or_default();
-        let columns = self.columns;
+        let (columns, dialect) = (self.columns, self.dialect);
+        let at = |col: u32| match cells.binary_search_by_key(&col, |(c, _)| *c) {
+            Ok(k) => &cells[k].1,
+            Err(_) => &Data::Empty,
+        };
         let converted = convert_cells(
             number,
-            self.dialect,
+            dialect,
             columns,
             &mut self.tracker,
             |i| {
                 if let Some(v) = &self.from_name[i] {
                     return Cell::Text(Cow::Borrowed(v.as_str()));
                 }
-                let Some(col) = header.get(i).copied().flatten() else {
+                let (Some(binding), Some(parts)) = (&dialect.bindings[i], header.get(i)) else {
                     return Cell::Null;
                 };
-                match cells.binary_search_by_key(&col, |(c, _)| *c) {
-                    Ok(at) => cell_of(&cells[at].1, columns[i].data_type == ColumnType::Date),
-                    Err(_) => Cell::Null,
+                match parts.as_slice() {
+                    [] => Cell::Null,
+                    [one] if binding.fields.is_empty() => {
+                        cell_of(at(*one), Role::of(&columns[i], binding))
+                    }
+                    parts => compose_cells(
+                        binding,
+                        parts.iter().map(|&c| cell_of(at(c), Role::Part)).collect(),
+                    ),
                 }
             },
             raw,
@@ -195,22 +208,23 @@ impl<'a> SheetRows<'a> {
             .iter()
             .map(|(c, d)| (*c, d.to_string().trim().to_string()))
             .collect();
-        let mut header = vec![None; self.columns.len()];
+        let mut header = vec![Vec::new(); self.columns.len()];
         for (i, binding) in self.dialect.bindings.iter().enumerate() {
-            let Some(field) = binding
-                .as_ref()
-                .filter(|b| b.from_name.is_none())
-                .and_then(|b| b.field.as_deref())
-            else {
+            let Some(binding) = binding else {
                 continue;
             };
-            match names.iter().find(|(_, n)| n == field) {
-                Some((c, _)) => header[i] = Some(*c),
-                None if self.columns[i].required && self.missing.is_none() => {
-                    self.missing = Some((i, field.to_string()));
-                }
-                None => {}
+            let mut parts = Vec::with_capacity(binding.fields().len());
+            for field in binding.fields() {
+                let Some((c, _)) = names.iter().find(|(_, n)| n == field) else {
+                    if self.columns[i].required && self.missing.is_none() {
+                        self.missing = Some((i, field.clone()));
+                    }
+                    parts.clear();
+                    break;
+                };
+                parts.push(*c);
             }
+            header[i] = parts;
         }
         self.header = Some(header);
     }
@@ -224,42 +238,79 @@ fn is_blank(d: &Data) -> bool {
     }
 }
 
-/// The cell of a spreadsheet value; in a date column a number is a serial date.
-fn cell_of(d: &Data, date_column: bool) -> Cell<'_> {
+/// What a spreadsheet cell stands for in its canonical column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A date or timestamp column whose `date_format` does not read numbers as epoch
+    /// counts: a number is a serial day.
+    Serial,
+    /// Any other column: a number is a number.
+    Plain,
+    /// A part of composite `fields`: its text is joined with the other parts'.
+    Part,
+}
+
+impl Role {
+    fn of(column: &CanonicalColumn, binding: &Binding) -> Role {
+        let temporal = matches!(column.data_type, ColumnType::Date | ColumnType::Timestamp);
+        let epoch = matches!(
+            TimeFormat::new(&binding.date_format),
+            TimeFormat::Epoch { .. }
+        );
+        if temporal && !epoch {
+            Role::Serial
+        } else {
+            Role::Plain
+        }
+    }
+}
+
+/// The cell of a spreadsheet value in a column of `role`.
+fn cell_of(d: &Data, role: Role) -> Cell<'_> {
     match d {
         Data::Empty => Cell::Null,
         Data::String(s) => Cell::Text(Cow::Borrowed(s)),
-        Data::Int(v) if date_column => serial(*v as f64),
-        Data::Float(v) if date_column => serial(*v),
+        Data::Int(v) if role == Role::Serial => Cell::Serial(*v as f64),
+        Data::Float(v) if role == Role::Serial => Cell::Serial(*v),
         Data::Int(v) => Cell::Int(*v),
         Data::Float(v) => Cell::Float(*v),
         Data::Bool(v) => Cell::Bool(*v),
-        Data::DateTime(dt) if dt.is_datetime() => {
-            let (y, m, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
-            match NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(d)) {
-                Some(date) => Cell::DateTime(
-                    i64::from(days_since_epoch(date)) * MICROS_PER_DAY
-                        + ((i64::from(h) * 60 + i64::from(mi)) * 60 + i64::from(s)) * 1_000_000
-                        + i64::from(ms) * 1000,
-                ),
-                // Excel's 1900-02-29, a day that never was.
-                None => Cell::Text(Cow::Owned(format!("{y:04}-{m:02}-{d:02}"))),
-            }
-        }
+        Data::DateTime(dt) if dt.is_datetime() => date_time(dt, role),
         Data::DateTimeIso(s) => iso(s),
         Data::DateTime(_) | Data::DurationIso(_) => Cell::Text(Cow::Owned(d.to_string())),
         Data::Error(e) => Cell::Error(Cow::Owned(e.to_string())),
     }
 }
 
-/// A serial number of Excel's 1900 date system as a date and time, to the millisecond as
-/// Excel keeps it; a number outside the dates Excel shows stays a number.
-fn serial(v: f64) -> Cell<'static> {
-    if !(1.0..SERIAL_MAX).contains(&v) {
-        return Cell::Float(v);
+/// A date cell (a serial day formatted as a date or time) as a wall-clock date-time, by
+/// calamine's reading of the workbook's date system (1900 or 1904). In a date or
+/// timestamp column, a day that never was (Excel's 1900-02-29) and a time of day alone
+/// (day 0 of the 1900 system) are handed on as serials, which
+/// [`crate::time::excel_serial`] rejects with the reason; elsewhere they are the text
+/// Excel shows. As a part of composite `fields`, a whole day is a date.
+fn date_time(dt: &ExcelDateTime, role: Role) -> Cell<'static> {
+    let v = dt.as_f64();
+    let (y, m, d, h, mi, s, ms) = dt.to_ymd_hms_milli();
+    let time =
+        NaiveTime::from_hms_milli_opt(u32::from(h), u32::from(mi), u32::from(s), u32::from(ms));
+    let first = NaiveDate::from_ymd_opt(1900, 1, 1);
+    let date = NaiveDate::from_ymd_opt(i32::from(y), u32::from(m), u32::from(d))
+        .filter(|date| Some(*date) >= first);
+    match (date, time) {
+        (Some(date), Some(time)) if role == Role::Part && time == NaiveTime::MIN => {
+            Cell::Date(days_since_epoch(date))
+        }
+        (Some(date), Some(time)) => Cell::DateTime(
+            i64::from(days_since_epoch(date)) * MICROS_PER_DAY
+                + i64::from(time.num_seconds_from_midnight()) * 1_000_000
+                + i64::from(time.nanosecond() / 1000),
+        ),
+        _ if role == Role::Serial => Cell::Serial(v),
+        (None, Some(time)) if (0.0..1.0).contains(&v) => Cell::Text(Cow::Owned(time.to_string())),
+        _ => Cell::Text(Cow::Owned(format!(
+            "{y:04}-{m:02}-{d:02} {h:02}:{mi:02}:{s:02}"
+        ))),
     }
-    let ms = ((v - SERIAL_UNIX_EPOCH) * 86_400_000.0).round() as i64;
-    Cell::DateTime(ms * 1000)
 }
 
 /// An ISO 8601 date or date-time cell (`t="d"`).
@@ -291,19 +342,100 @@ fn raw_row(cells: &[(u32, Data)]) -> String {
 mod tests {
     use super::*;
 
+    fn serial_day(v: f64) -> Result<String, String> {
+        match crate::time::parse_number(v, None, TimeFormat::ExcelSerial) {
+            Ok(crate::time::Moment::Local(t)) => Ok(t.to_string()),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
     #[test]
-    fn serial_dates_count_from_1899_12_30() {
-        let day = |v: f64| match serial(v) {
-            Cell::DateTime(us) => Some((us / MICROS_PER_DAY, us % MICROS_PER_DAY)),
-            _ => None,
+    fn numbers_in_date_and_timestamp_columns_are_serials_unless_the_format_is_an_epoch() {
+        let column = |data_type| CanonicalColumn {
+            name: "c".into(),
+            data_type,
+            required: false,
+            min: None,
+            max: None,
         };
-        // 45292 is 2024-01-01, 25569 is 1970-01-01.
-        let d2024 = days_since_epoch(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap()) as i64;
-        assert_eq!(day(45292.0), Some((d2024, 0)));
-        assert_eq!(day(25569.0), Some((0, 0)));
-        assert_eq!(day(45292.5), Some((d2024, MICROS_PER_DAY / 2)));
-        assert_eq!(serial(-3.0), Cell::Float(-3.0));
-        assert!(matches!(serial(f64::NAN), Cell::Float(v) if v.is_nan()));
+        let binding = |date_format: &str| Binding {
+            field: Some("c".into()),
+            fields: Vec::new(),
+            from_name: None,
+            factor: 1.0,
+            date_format: date_format.into(),
+            timezone: chrono_tz::UTC,
+            ambiguous: Default::default(),
+        };
+        let role = |t, f: &str| Role::of(&column(t), &binding(f));
+        assert_eq!(role(ColumnType::Date, "%Y-%m-%d"), Role::Serial);
+        assert_eq!(role(ColumnType::Timestamp, "%Y-%m-%d %H:%M"), Role::Serial);
+        assert_eq!(role(ColumnType::Timestamp, "excel_serial"), Role::Serial);
+        assert_eq!(role(ColumnType::Timestamp, "epoch_s"), Role::Plain);
+        assert_eq!(role(ColumnType::Float64, "%Y-%m-%d"), Role::Plain);
+        assert_eq!(
+            cell_of(&Data::Float(45292.5), Role::Serial),
+            Cell::Serial(45292.5)
+        );
+        assert_eq!(
+            cell_of(&Data::Int(45292), Role::Serial),
+            Cell::Serial(45292.0)
+        );
+        assert_eq!(
+            cell_of(&Data::Float(45292.5), Role::Plain),
+            Cell::Float(45292.5)
+        );
+    }
+
+    /// Serials are read by `time::excel_serial`: 1–59 count from 1899-12-31, 60 is the
+    /// 1900-02-29 that never was, 61 on count from 1899-12-30.
+    #[test]
+    fn serials_follow_excel_from_day_one() {
+        assert_eq!(serial_day(1.0).unwrap(), "1900-01-01 00:00:00");
+        assert_eq!(serial_day(59.5).unwrap(), "1900-02-28 12:00:00");
+        assert!(serial_day(60.0).unwrap_err().contains("1900-02-29"));
+        assert_eq!(serial_day(61.0).unwrap(), "1900-03-01 00:00:00");
+        assert_eq!(serial_day(45292.5).unwrap(), "2024-01-01 12:00:00");
+        assert!(serial_day(0.5).is_err());
+    }
+
+    #[test]
+    fn date_cells_become_wall_clocks_and_parts_dates_or_times() {
+        use calamine::ExcelDateTimeType::DateTime;
+        let cell = |v: f64, role| date_time(&ExcelDateTime::new(v, DateTime, false), role);
+        let d2024 = days_since_epoch(NaiveDate::from_ymd_opt(2024, 1, 1).unwrap());
+        let noon = i64::from(d2024) * MICROS_PER_DAY + MICROS_PER_DAY / 2;
+        assert_eq!(cell(45292.5, Role::Serial), Cell::DateTime(noon));
+        assert_eq!(cell(45292.5, Role::Part), Cell::DateTime(noon));
+        assert_eq!(cell(45292.0, Role::Part), Cell::Date(d2024));
+        assert_eq!(
+            cell(45292.0, Role::Plain),
+            Cell::DateTime(i64::from(d2024) * MICROS_PER_DAY)
+        );
+        // A time alone: a time of day as a part, else handed on to be rejected.
+        assert_eq!(
+            cell(0.5 + 1.5 / 86_400.0, Role::Part),
+            Cell::Text(Cow::Owned("12:00:01.500".into()))
+        );
+        assert_eq!(cell(0.5, Role::Serial), Cell::Serial(0.5));
+        assert_eq!(
+            cell(0.5, Role::Plain),
+            Cell::Text(Cow::Owned("12:00:00".into()))
+        );
+        // Excel's 1900-02-29 is handed on, never moved to a neighbouring day.
+        assert_eq!(cell(60.0, Role::Serial), Cell::Serial(60.0));
+        assert_eq!(
+            cell(60.5, Role::Plain),
+            Cell::Text(Cow::Owned("1900-02-29 12:00:00".into()))
+        );
+        assert_eq!(
+            cell(59.0, Role::Serial),
+            Cell::DateTime(
+                i64::from(days_since_epoch(
+                    NaiveDate::from_ymd_opt(1900, 2, 28).unwrap()
+                )) * MICROS_PER_DAY
+            )
+        );
     }
 
     #[test]
