@@ -523,6 +523,11 @@ pub struct DialectSpec {
     /// Decimal separator: `.` or `,`.
     #[serde(default = "default_decimal")]
     pub decimal: String,
+    /// Thousands separator: `.`, `,`, `'`, or `" "` (any space: U+0020, U+00A0, U+202F);
+    /// groups must then be of three digits. Unset, a grouped number is rejected (with
+    /// `decimal = "auto"`, detection fills it).
+    #[serde(default)]
+    pub thousands: Option<String>,
     /// Date format of date and timestamp columns: chrono `strftime` syntax (`%+` for
     /// RFC 3339 with an offset), or one of `epoch_s`, `epoch_ms`, `epoch_us`,
     /// `excel_serial`, `rfc3339`, `iso8601`.

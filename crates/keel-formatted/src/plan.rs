@@ -292,6 +292,24 @@ impl SourcePlan {
                     )));
                 }
             };
+            let thousands = match d.thousands.as_deref() {
+                None => None,
+                Some(t) => {
+                    let mut chars = t.chars();
+                    match (chars.next(), chars.next()) {
+                        (Some(c), None) if matches!(c, '.' | ',' | '\'' | ' ') && c != decimal => {
+                            Some(c)
+                        }
+                        _ => {
+                            return Err(err(format!(
+                                "{}: `{t}` is not one of `.`, `,`, `'` or a space, different \
+                                 from the decimal separator `{decimal}`",
+                                at("thousands")
+                            )));
+                        }
+                    }
+                }
+            };
             if decimal == ',' && delimiter == b',' && d.delimiter != AUTO {
                 return Err(err(format!(
                     "{}: decimal comma with a comma delimiter is ambiguous",
@@ -391,7 +409,7 @@ impl SourcePlan {
                 delimiter,
                 quote,
                 decimal,
-                thousands: None,
+                thousands,
                 escape: None,
                 preamble_lines: match d.preamble_lines {
                     Some(keel_core::spec::PreambleLines::Count(n)) => n as usize,

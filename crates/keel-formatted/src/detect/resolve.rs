@@ -55,7 +55,10 @@ impl DialectPlan {
         }
         if auto.decimal {
             plan.decimal = detected.decimal;
-            plan.thousands = detected.thousands;
+            // A declared thousands separator stands.
+            if self.thousands.is_none() {
+                plan.thousands = detected.thousands;
+            }
         }
         if plan.decimal == ',' && plan.delimiter == b',' {
             // Only reachable with a declared decimal comma and a detected `,` delimiter (or

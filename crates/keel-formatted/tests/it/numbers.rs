@@ -212,3 +212,39 @@ async fn detected_thousands_are_read_strictly_and_ambiguous_numbers_rejected() {
         assert_eq!(nulls, [["0".to_string()]], "{table}");
     }
 }
+
+#[tokio::test]
+async fn a_declared_thousands_separator_is_read_strictly() {
+    let declared = source(",").replace("decimal = \",\"", "decimal = \",\"\nthousands = \".\"");
+    let lab = Lab::new(&[("t", &declared)], 100);
+    lab.land(
+        "t",
+        "t.csv",
+        "meter;kwh;pulses\nA;1.234,5;1.000\nB;12,5;7\nC;1.23,4;1\nD;1234,5;2\n".as_bytes(),
+    );
+    let report = lab.format("t").await;
+    assert_eq!((report.rows_written, report.rows_quarantined), (3, 1));
+    assert_eq!(
+        written(&lab, "t").await,
+        [
+            row(["A", "1234.5", "1000"]),
+            row(["B", "12.5", "7"]),
+            row(["D", "1234.5", "2"])
+        ]
+    );
+    let q = quarantined(&lab, "t").await;
+    assert_eq!(q.len(), 1, "{q:?}");
+    assert_eq!((q[0][0].as_str(), q[0][1].as_str()), ("4", "kwh"));
+    // The same separator as the decimal is refused when the source is planned.
+    let clash = source(",").replace("decimal = \",\"", "decimal = \",\"\nthousands = \",\"");
+    let spec = toml::from_str(&clash).unwrap();
+    let source = keel_core::project::Source {
+        name: "x".into(),
+        path: "sources/x.toml".into(),
+        spec,
+    };
+    let err = keel_formatted::SourcePlan::new(&source)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("thousands"), "{err}");
+}
