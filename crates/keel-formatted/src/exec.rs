@@ -273,9 +273,10 @@ async fn format_chunk(
         .await?;
     }
 
-    let live: Vec<&Row> = chunk.rows.iter().flatten().collect();
     if !committed(delta::txn_version(&table_path, &txn.app_id).await?) {
-        let mut batches = row_batches(project, plan, &live)?;
+        // The rows become Arrow batches and are dropped as they do, so that the chunk is
+        // not held twice.
+        let mut batches = into_batches(project, plan, chunk.rows)?;
         if let (Some(table_schema), None) = (&table_schema, &refusal) {
             batches = evolve_table(&table_path, table_schema, &changes, batches).await?;
             for c in &changes {
@@ -395,6 +396,48 @@ pub(crate) fn row_batches(
     })
 }
 
+/// The live rows of a chunk as record batches of the engine's batch size, each row freed
+/// once it is in a batch (one empty batch when there are none).
+fn into_batches(
+    project: &Project,
+    plan: &SourcePlan,
+    rows: Vec<Option<Row>>,
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    let batch_size = project.spec.engine.batch_size.max(1);
+    let mut rows = rows.into_iter().flatten();
+    let mut batches = Vec::new();
+    loop {
+        let part: Vec<Row> = rows.by_ref().take(batch_size).collect();
+        if part.is_empty() {
+            break;
+        }
+        let refs: Vec<&Row> = part.iter().collect();
+        batches.push(to_batch(&plan.schema, &plan.columns, &refs)?);
+    }
+    if batches.is_empty() {
+        batches.push(arrow::array::RecordBatch::new_empty(plan.schema.clone()));
+    }
+    Ok(batches)
+}
+
+/// A 128-bit fingerprint of a row's key: two SipHash passes (one salted) over the key's
+/// parts, each length-prefixed. Two different keys collide with probability ~2⁻¹²⁸; the
+/// map of a chunk's keys holds 16 bytes per key instead of the key's text.
+fn key_fingerprint(values: &[crate::convert::Value], keys: &[usize]) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let mut a = std::collections::hash_map::DefaultHasher::new();
+    let mut b = std::collections::hash_map::DefaultHasher::new();
+    0x6b65_656c_u32.hash(&mut b);
+    for &k in keys {
+        let part = values[k].key_part();
+        part.len().hash(&mut a);
+        part.hash(&mut a);
+        part.len().hash(&mut b);
+        part.hash(&mut b);
+    }
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
 /// Appends `batches`, or merges them by the source's keys when one of their keys is
 /// already in the table. Returns the operation used.
 pub(crate) async fn upsert(
@@ -436,8 +479,8 @@ pub(crate) fn parse_chunk(
         replaced: 0,
         bytes: 0,
     };
-    // Key → (index in `chunk.rows`, index of its object in the chunk).
-    let mut by_key: HashMap<String, (usize, usize)> = HashMap::new();
+    // Key fingerprint → (index in `chunk.rows`, index of its object in the chunk).
+    let mut by_key: HashMap<u128, (usize, usize)> = HashMap::new();
     for object in objects {
         let path = project.lake.root().join(&object.persistent_path);
         let bytes = fs_err::read(&path)?;
@@ -489,18 +532,13 @@ pub(crate) fn parse_chunk(
         for (record, reference, dialect) in records {
             entry.rows_read += 1;
             let record = match (record, refuse) {
-                (Ok((line, values)), Some(refusal)) => Err(refusal.reject(line, &values)),
+                (Ok((line, values)), Some(refusal)) => Err(Box::new(refusal.reject(line, &values))),
                 (record, _) => record,
             };
             match record {
                 Ok((line, values)) => {
                     if !plan.keys.is_empty() {
-                        let key = plan
-                            .keys
-                            .iter()
-                            .map(|&k| values[k].key_part())
-                            .collect::<Vec<_>>()
-                            .join("\u{1f}");
+                        let key = key_fingerprint(&values, &plan.keys);
                         if let Some((prev, prev_object)) =
                             by_key.insert(key, (chunk.rows.len(), object_index))
                         {
@@ -607,7 +645,7 @@ fn read_object(
                 Input::Refused { name, rejection } => InputRows {
                     reference: Arc::from(format!("{}!{name}", object.object_id)),
                     dialect: Arc::from("-"),
-                    rows: vec![Err(rejection)],
+                    rows: vec![Err(Box::new(rejection))],
                     detected: None,
                 },
             })
@@ -618,7 +656,7 @@ fn read_object(
         out = vec![InputRows {
             reference: object_ref,
             dialect: Arc::from(dialect),
-            rows: vec![Err(rejection)],
+            rows: vec![Err(Box::new(rejection))],
             detected: None,
         }];
     }
@@ -686,11 +724,24 @@ fn read_input(
             .into_iter()
             .map(|r| {
                 r.and_then(|r| convert(&r, dialect, columns, &mut tracker).map(|v| (r.line, v)))
+                    .map_err(Box::new)
             })
             .collect()
     };
     let rows = match plan.kind {
-        FormatKind::Csv => text(parse::csv::parse(&data, dialect, columns, original_name)),
+        FormatKind::Csv => {
+            let mut tracker = AmbiguityTracker::new();
+            let mut rows: Converted = Vec::new();
+            parse::csv::parse_each(&data, dialect, columns, original_name, |r| {
+                rows.push(
+                    r.and_then(|r| {
+                        convert(&r, dialect, columns, &mut tracker).map(|v| (r.line, v))
+                    })
+                    .map_err(Box::new),
+                );
+            });
+            rows
+        }
         FormatKind::Json => text(parse::json::parse(&data, dialect, columns, original_name)),
         FormatKind::Ndjson => text(parse::ndjson::parse(&data, dialect, columns, original_name)),
         FormatKind::Parquet => {

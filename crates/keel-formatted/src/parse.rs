@@ -45,7 +45,10 @@ pub struct Rejection {
 pub type Parsed = Vec<Result<RawRecord, Rejection>>;
 
 /// Canonical rows of one input with their line (or row number), or rejections, in order.
-pub type Converted = Vec<Result<(i64, Vec<crate::convert::Value>), Rejection>>;
+///
+/// A rejection is boxed: a row is 32 bytes and a rejection 104, and an object's rows are
+/// held until its chunk is committed.
+pub type Converted = Vec<Result<(i64, Vec<crate::convert::Value>), Box<Rejection>>>;
 
 /// The value each canonical column takes from the input's original name (`from_name`
 /// bindings), computed once per input.
@@ -57,13 +60,13 @@ pub fn name_values(dialect: &crate::plan::DialectPlan, original_name: &str) -> V
 
 /// One rejection standing for a whole input (line 0).
 pub fn reject_whole(rule: &str, raw: String, reason: String) -> Converted {
-    vec![Err(Rejection {
+    vec![Err(Box::new(Rejection {
         line: 0,
         raw,
         column: None,
         rule: rule.into(),
         reason,
-    })]
+    }))]
 }
 
 /// Decodes `bytes` with `encoding` (a byte-order mark overrides it). Returns the text and

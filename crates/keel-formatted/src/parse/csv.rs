@@ -4,15 +4,29 @@
 use crate::parse::{Parsed, RawRecord, Rejection, bound_values, clip, decode};
 use crate::plan::{CanonicalColumn, DialectPlan};
 
-/// Parses a delimited-text object.
+/// Parses a delimited-text object into its records.
 pub fn parse(
     bytes: &[u8],
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
     original_name: &str,
 ) -> Parsed {
+    let mut out = Vec::new();
+    parse_each(bytes, dialect, columns, original_name, |r| out.push(r));
+    out
+}
+
+/// Parses a delimited-text object, handing each record (or rejection) to `out` as it is
+/// read, so that a caller converting them holds one record at a time, not all of them.
+pub fn parse_each(
+    bytes: &[u8],
+    dialect: &DialectPlan,
+    columns: &[CanonicalColumn],
+    original_name: &str,
+    mut out: impl FnMut(Result<RawRecord, Rejection>),
+) {
     if looks_binary(bytes, dialect.encoding) {
-        return vec![Err(Rejection {
+        return out(Err(Rejection {
             line: 0,
             raw: clip(&String::from_utf8_lossy(&bytes[..bytes.len().min(256)])),
             column: None,
@@ -21,7 +35,7 @@ pub fn parse(
                 "`{original_name}` holds NUL bytes: it is not {} text",
                 dialect.encoding.name()
             ),
-        })];
+        }));
     }
     let (text, had_errors) = decode(bytes, dialect.encoding);
     let text: &str = &text;
@@ -35,7 +49,6 @@ pub fn parse(
         .has_headers(false)
         .flexible(true)
         .from_reader(&text.as_bytes()[base..]);
-    let mut out = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut header: Option<Vec<String>> = None;
     // Index in the record of each canonical column's fields (one per part; empty when
@@ -51,7 +64,7 @@ pub fn parse(
             Ok(true) => {}
             Err(e) => {
                 let end = (base + reader.position().byte() as usize).min(text.len());
-                out.push(Err(Rejection {
+                out(Err(Rejection {
                     line,
                     raw: clip(raw_between(text, start, end)),
                     column: None,
@@ -79,7 +92,7 @@ pub fn parse(
             continue;
         };
         if record.len() != names.len() {
-            out.push(Err(Rejection {
+            out(Err(Rejection {
                 line,
                 raw: clip(raw),
                 column: None,
@@ -90,7 +103,7 @@ pub fn parse(
         }
         if dialect.escape.is_none() && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1
         {
-            out.push(Err(Rejection {
+            out(Err(Rejection {
                 line,
                 raw: clip(raw),
                 column: None,
@@ -107,7 +120,7 @@ pub fn parse(
                 .iter()
                 .position(|parts| parts.contains(&fi))
                 .map(|c| columns[c].name.clone());
-            out.push(Err(Rejection {
+            out(Err(Rejection {
                 line,
                 raw: clip(raw),
                 column,
@@ -121,7 +134,7 @@ pub fn parse(
             continue;
         }
         if let Some((idx, field)) = missing.first() {
-            out.push(Err(Rejection {
+            out(Err(Rejection {
                 line,
                 raw: clip(raw),
                 column: Some(columns[*idx].name.clone()),
@@ -131,7 +144,7 @@ pub fn parse(
             continue;
         }
         if had_errors && raw.contains('\u{fffd}') {
-            out.push(Err(Rejection {
+            out(Err(Rejection {
                 line,
                 raw: clip(raw),
                 column: None,
@@ -146,13 +159,12 @@ pub fn parse(
                 .and_then(|&fi| record.get(fi))
                 .map(str::to_string)
         });
-        out.push(Ok(RawRecord {
+        out(Ok(RawRecord {
             line,
             raw: clip(raw),
             values,
         }));
     }
-    out
 }
 
 /// Largest field accepted, in bytes (RELIABILITY C7: a bigger one is a fault, not data).

@@ -139,13 +139,13 @@ pub fn read(
             row_no += 1;
             let raw = || raw_row(&read, r);
             if let Some((idx, field)) = &missing {
-                out.push(Err(Rejection {
+                out.push(Err(Box::new(Rejection {
                     line: row_no,
                     raw: raw(),
                     column: Some(columns[*idx].name.clone()),
                     rule: "missing_column".into(),
                     reason: format!("the Parquet file has no column `{field}`"),
-                }));
+                })));
                 continue;
             }
             let converted = convert_cells(
@@ -173,7 +173,7 @@ pub fn read(
                 },
                 raw,
             );
-            out.push(converted.map(|v| (row_no, v)));
+            out.push(converted.map(|v| (row_no, v)).map_err(Box::new));
         }
     }
     out

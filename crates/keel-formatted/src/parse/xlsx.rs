@@ -160,13 +160,13 @@ impl<'a> SheetRows<'a> {
         }
         let raw = || raw_row(cells);
         if let Some((idx, field)) = &self.missing {
-            self.out.push(Err(Rejection {
+            self.out.push(Err(Box::new(Rejection {
                 line: number,
                 raw: raw(),
                 column: Some(self.columns[*idx].name.clone()),
                 rule: "missing_column".into(),
                 reason: format!("the header has no field `{field}`"),
-            }));
+            })));
             return;
         }
         let header = self.header.as_deref().unwrap_or_default();
@@ -200,7 +200,8 @@ impl<'a> SheetRows<'a> {
             },
             raw,
         );
-        self.out.push(converted.map(|v| (number, v)));
+        self.out
+            .push(converted.map(|v| (number, v)).map_err(Box::new));
     }
 
     fn read_header(&mut self, cells: &[(u32, Data)]) {
