@@ -29,6 +29,12 @@ pub fn parse(
         Ok(v) => v,
         Err(e) => return whole("json_syntax", e.to_string()),
     };
+    if let Some(key) = first_duplicate_key(&text) {
+        return whole(
+            "json_duplicate_key",
+            format!("the key `{key}` occurs twice: which value is meant is unknown"),
+        );
+    }
     let mut node = &doc;
     for step in &dialect.path {
         match node.get(step) {

@@ -247,3 +247,24 @@ fn json_structure_faults_are_rejected_line_by_line() {
     .unwrap();
     assert_eq!(rescued[1], Value::Float(88.5));
 }
+
+#[test]
+fn a_json_document_with_a_duplicate_key_is_refused_whole() {
+    let plan = plan(&CUSTOMERS.replace("kind = \"ndjson\"", "kind = \"json\""));
+    let text = r#"[{"customer_id": "C-1"}, {"customer_id": "C-2", "customer_id": "C-3"}]"#;
+    let parsed = keel_formatted::parse::json::parse(
+        text.as_bytes(),
+        &plan.dialects[0],
+        &plan.columns,
+        "c.json",
+    );
+    assert_eq!(outcomes(&parsed, &plan), ["json_duplicate_key@0"]);
+    assert!(
+        parsed[0]
+            .as_ref()
+            .unwrap_err()
+            .reason
+            .contains("`[1].customer_id` occurs twice"),
+        "{parsed:?}"
+    );
+}
