@@ -18,8 +18,8 @@ the sum of consumption_kwh of the output) and prints one table. A disagreement i
 and makes the exit code 1; nothing is hidden.
 
 It builds nothing: keel is `$KEEL` or `$CARGO_TARGET_DIR/debug/keel` (default
-`~/.cache/keel-target/debug/keel`), the test profile (keel's crates unoptimised,
-dependencies at opt-level 2); build it with
+`~/.cache/keel-target/debug/keel`), the test profile (dependencies and keel-formatted at
+opt-level 2, keel's other crates unoptimised); build it with
 `CARGO_TARGET_DIR=~/.cache/keel-target cargo build --workspace`.
 
 Environment: SIZES (buildings, default "200 2000"), YEARS (5), RUNS (2),
@@ -361,7 +361,8 @@ def check(size: int, results: dict) -> list[str]:
 def table(all_results: dict) -> str:
     head = (
         "| buildings × years | tool | rows read | rows out | rejected | wall s (best of "
-        f"{RUNS}) | spread s | rows/s | CPU s | peak RSS MiB | load before |"
+        f"{RUNS}) | spread s | rows read/s | CPU s | peak RSS MiB (max of runs) | "
+        "1-min load before each run |"
     )
     lines = [head, "|" + "---|" * 11]
     for size, results in all_results.items():
@@ -370,7 +371,7 @@ def table(all_results: dict) -> str:
             b = runs[0]
             spread = runs[-1]["wall_s"] - b["wall_s"]
             rss = max(r["peak_rss_mib"] for r in runs)
-            loads = " / ".join(r["load_before"].split()[0] for r in runs)
+            loads = " / ".join(r["load_before"].split()[0] for r in sorted(runs, key=lambda r: r["run"]))
             lines.append(
                 f"| {size} × {YEARS} | {tool} | {b['rows_read']:,} | {b['rows_out']:,} | "
                 f"{b['rows_rejected']:,} | {b['wall_s']:.1f} | {spread:.1f} | "
@@ -381,6 +382,15 @@ def table(all_results: dict) -> str:
 
 def main() -> int:
     global KEEL_SHA
+    if os.environ.get("REPORT_ONLY"):
+        # The table of the last results.json, without running anything.
+        saved = json.loads((BENCH / "results.json").read_text())
+        results = {int(k): v for k, v in saved["results"].items()}
+        for runs in (r for per in results.values() for r in per.values()):
+            for i, r in enumerate(runs):
+                r.setdefault("run", i + 1)
+        print(table(results))
+        return 0
     if not BUILT_KEEL.exists():
         raise SystemExit(
             f"no keel binary at {BUILT_KEEL}: build it with "
@@ -401,6 +411,7 @@ def main() -> int:
                 log(f"{size} buildings, run {run + 1}/{RUNS}: {tool} (load {loadavg()})")
                 r = run_keel(landed) if tool == "keel" else run_peer(tool, landed)
                 r.pop("stdout", None)
+                r["run"] = run + 1
                 log(
                     f"  {r['wall_s']} s wall, {r['cpu_s']} s CPU, {r['peak_rss_mib']} MiB; "
                     f"{r['rows_read']} read, {r['rows_rejected']} rejected, {r['rows_out']} out"
