@@ -210,6 +210,42 @@ pub enum ExampleCommand {
     /// Serve the recorded weather archive API until Ctrl-C, and point the project's `.env`
     /// at it so that `keel run` collects weather from it.
     ServeWeather(ServeWeatherArgs),
+    /// Write the `hm1` devices' readings as one large delimited-text file (a benchmark's
+    /// single big object): every month file's lines under one header, re-sends included.
+    ReadingsCsv(ReadingsCsvArgs),
+}
+
+/// Arguments of `keel example readings-csv`.
+#[derive(Debug, Args)]
+pub struct ReadingsCsvArgs {
+    /// The file to write.
+    #[arg(long, value_name = "PATH")]
+    pub output: std::path::PathBuf,
+    /// Stop after the device that takes the file past this many bytes (suffixes k, M, G).
+    #[arg(long, value_parser = parse_bytes, default_value = "1G")]
+    pub bytes: u64,
+    /// The generator's options (more buildings or years give more data to draw from).
+    #[command(flatten)]
+    pub generate: GenerateArgs,
+}
+
+/// `5G`, `300M`, `64k` or a plain number of bytes.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let (digits, unit) = match text.trim().char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text.trim()[..i], c),
+        _ => (text.trim(), 'B'),
+    };
+    let factor: u64 = match unit.to_ascii_uppercase() {
+        'B' => 1,
+        'K' => 1 << 10,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        _ => return Err(format!("unknown unit `{unit}` (use k, M or G)")),
+    };
+    digits
+        .parse::<u64>()
+        .map(|n| n.saturating_mul(factor))
+        .map_err(|e| format!("`{text}`: {e}"))
 }
 
 /// Arguments of `keel example serve-weather`.

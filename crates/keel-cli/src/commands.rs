@@ -51,6 +51,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
         Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),
+        Command::Example(ExampleCommand::ReadingsCsv(args)) => example::readings_csv(&args),
         Command::Example(ExampleCommand::ServeWeather(args)) => {
             example::serve_weather(&dir, &args).await
         }

@@ -44,6 +44,12 @@ impl Lake {
         self.root.join("exploitation").join(model)
     }
 
+    /// Scratch space where formatting stages a source's chunk before committing it (Arrow
+    /// IPC files; emptied when the source is formatted next).
+    pub fn staging(&self, source: &str) -> PathBuf {
+        self.root.join("_staging").join(source)
+    }
+
     /// The SQLite catalog file.
     pub fn catalog_db(&self) -> PathBuf {
         self.root.join("_catalog").join("keel.db")

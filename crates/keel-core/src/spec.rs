@@ -47,6 +47,14 @@ pub struct EngineSpec {
     /// (an object larger than this is a chunk of its own).
     #[serde(default = "default_mib_per_commit")]
     pub mib_per_commit: u64,
+    /// Memory a chunk's staged rows may take before they are spilled to Arrow IPC files
+    /// in the lake's staging folder, in MiB (0: always spill).
+    #[serde(default = "default_stage_memory_mib")]
+    pub stage_memory_mib: u64,
+    /// Input per key partition of a staged chunk, in MiB: deduplication holds one
+    /// partition's key fingerprints at a time (0: the smallest partitions, 1 KiB; tests).
+    #[serde(default = "default_stage_partition_mib")]
+    pub stage_partition_mib: u64,
 }
 
 impl Default for EngineSpec {
@@ -55,6 +63,8 @@ impl Default for EngineSpec {
             batch_size: default_batch_size(),
             objects_per_commit: default_objects_per_commit(),
             mib_per_commit: default_mib_per_commit(),
+            stage_memory_mib: default_stage_memory_mib(),
+            stage_partition_mib: default_stage_partition_mib(),
         }
     }
 }
@@ -69,6 +79,14 @@ fn default_objects_per_commit() -> usize {
 
 fn default_mib_per_commit() -> u64 {
     256
+}
+
+fn default_stage_memory_mib() -> u64 {
+    256
+}
+
+fn default_stage_partition_mib() -> u64 {
+    64
 }
 
 /// `[maintenance]`: how formatted and exploitation tables are kept fast to read.

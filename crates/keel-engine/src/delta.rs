@@ -82,6 +82,157 @@ pub async fn txn_version(path: &Path, app_id: &str) -> Result<Option<i64>> {
         .map_err(delta_err(path))
 }
 
+/// A table's state read once: version, schema, `txn` markers and row count all come from
+/// one load of its log, instead of one load per question (a formatting chunk asks five).
+pub struct Table {
+    path: std::path::PathBuf,
+    inner: Option<DeltaTable>,
+}
+
+impl Table {
+    /// Loads the table at `path` (absent when no table exists there yet).
+    ///
+    /// # Errors
+    /// When the location exists but cannot be read as a Delta table.
+    pub async fn load(path: &Path) -> Result<Table> {
+        Ok(Table {
+            path: path.to_path_buf(),
+            inner: open(path).await?,
+        })
+    }
+
+    /// Whether a table exists.
+    pub fn exists(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The loaded version.
+    pub fn version(&self) -> Option<i64> {
+        self.inner
+            .as_ref()
+            .and_then(DeltaTable::version)
+            .map(|v| v as i64)
+    }
+
+    /// The last committed version of `app_id` (`None`: never).
+    ///
+    /// # Errors
+    /// When the log cannot be read.
+    pub async fn txn_version(&self, app_id: &str) -> Result<Option<i64>> {
+        let Some(table) = &self.inner else {
+            return Ok(None);
+        };
+        let snapshot = table.snapshot().map_err(delta_err(&self.path))?;
+        snapshot
+            .transaction_version(table.log_store().as_ref(), app_id)
+            .await
+            .map_err(delta_err(&self.path))
+    }
+
+    /// The Arrow schema readers see.
+    ///
+    /// # Errors
+    /// When the table's provider cannot be built.
+    pub async fn arrow_schema(&self) -> Result<Option<arrow::datatypes::SchemaRef>> {
+        let Some(table) = &self.inner else {
+            return Ok(None);
+        };
+        let ctx = datafusion::prelude::SessionContext::new();
+        Ok(Some(
+            provider(table, &self.path, &ctx.state()).await?.schema(),
+        ))
+    }
+
+    /// Rows in the loaded version: the sum of the files' `numRecords` statistics, or a
+    /// count over the data when a file has none (keel writes no deletion vectors, so the
+    /// statistics are exact for its tables).
+    ///
+    /// # Errors
+    /// When the table cannot be read.
+    pub async fn rows(&self) -> Result<i64> {
+        let Some(table) = &self.inner else {
+            return Ok(0);
+        };
+        let snapshot = table.snapshot().map_err(delta_err(&self.path))?;
+        let mut rows = 0i64;
+        for file in snapshot.log_data().iter() {
+            match file.num_records() {
+                Some(n) => rows += n as i64,
+                None => return count_rows(&self.path).await,
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Rows staged for one write, readable as many times as a write needs (a merge reads its
+/// source twice): record batches in memory, or Arrow IPC files (`*.arrow`) in a directory,
+/// all with `schema`.
+#[derive(Debug, Clone)]
+pub enum Staged {
+    /// Batches in memory.
+    Batches(arrow::datatypes::SchemaRef, Vec<RecordBatch>),
+    /// Arrow IPC files in a directory.
+    Files(arrow::datatypes::SchemaRef, std::path::PathBuf),
+}
+
+impl Staged {
+    /// The rows' schema.
+    pub fn schema(&self) -> &arrow::datatypes::SchemaRef {
+        match self {
+            Staged::Batches(s, _) | Staged::Files(s, _) => s,
+        }
+    }
+
+    /// The rows as a DataFrame of `ctx`, registered as `name`.
+    async fn frame(
+        &self,
+        ctx: &datafusion::prelude::SessionContext,
+        name: &str,
+    ) -> Result<datafusion::dataframe::DataFrame> {
+        match self {
+            Staged::Batches(schema, batches) => {
+                ctx.register_table(
+                    name,
+                    Arc::new(datafusion::datasource::MemTable::try_new(
+                        schema.clone(),
+                        vec![batches.clone()],
+                    )?),
+                )?;
+            }
+            Staged::Files(schema, dir) => {
+                let options = datafusion::datasource::file_format::options::ArrowReadOptions {
+                    schema: Some(schema.as_ref()),
+                    ..Default::default()
+                };
+                // A trailing separator: the location is a folder of files.
+                ctx.register_arrow(name, &format!("{}/", dir.display()), options)
+                    .await?;
+            }
+        }
+        Ok(ctx.table(name).await?)
+    }
+}
+
+/// Writes `staged` to the table at `path` (creating it) as it is read, tagged with `txn`;
+/// returns the new version.
+///
+/// # Errors
+/// When the staged rows cannot be read, or the write or commit fails.
+pub async fn write_staged(
+    path: &Path,
+    staged: &Staged,
+    mode: WriteMode,
+    txn: Option<&Txn>,
+) -> Result<i64> {
+    if let Staged::Batches(_, batches) = staged {
+        return write(path, batches.clone(), mode, txn).await;
+    }
+    let ctx = datafusion::prelude::SessionContext::new();
+    let frame = staged.frame(&ctx, "staged").await?;
+    write_plan(path, frame.into_unoptimized_plan(), ctx.state(), mode, txn).await
+}
+
 /// How a write treats what the table holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
@@ -341,21 +492,39 @@ pub async fn merge(
     keys: &[String],
     txn: Option<&Txn>,
 ) -> Result<i64> {
+    let Some(schema) = batches.first().map(RecordBatch::schema) else {
+        return version(path).await.map(Option::unwrap_or_default);
+    };
+    merge_staged(path, &Staged::Batches(schema, batches), keys, txn).await
+}
+
+/// Upserts `staged` into the table at `path` by the `keys` columns (see [`merge`]).
+///
+/// # Errors
+/// When the merge fails.
+pub async fn merge_staged(
+    path: &Path,
+    staged: &Staged,
+    keys: &[String],
+    txn: Option<&Txn>,
+) -> Result<i64> {
     use datafusion::prelude::{SessionContext, col};
     let Some(table) = open(path).await? else {
-        return write(path, batches, WriteMode::Append, txn).await;
-    };
-    let Some(schema) = batches.first().map(|b| b.schema()) else {
-        return Ok(table.version().map(|v| v as i64).unwrap_or(0));
+        return write_staged(path, staged, WriteMode::Append, txn).await;
     };
     let ctx = SessionContext::new();
-    let source = ctx.read_batches(batches)?;
+    let source = staged.frame(&ctx, "source").await?;
     let predicate = keys
         .iter()
         .map(|k| format!("target.\"{k}\" = source.\"{k}\""))
         .collect::<Vec<_>>()
         .join(" AND ");
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<String> = staged
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     let (table, _metrics) = table
         .merge(source, predicate)
         .with_source_alias("source")
@@ -386,42 +555,97 @@ pub async fn merge(
 /// # Errors
 /// When the table cannot be scanned.
 pub async fn any_key_exists(path: &Path, batches: &[RecordBatch], keys: &[String]) -> Result<bool> {
+    let Some(schema) = batches.first().map(RecordBatch::schema) else {
+        return Ok(false);
+    };
+    any_key_exists_staged(path, &Staged::Batches(schema, batches.to_vec()), keys).await
+}
+
+/// Whether any row of `staged` has a key (the `keys` columns) already in the table at
+/// `path`. Only the key columns are read, and of the table only the files whose statistics
+/// overlap the staged keys' range (the range is pushed down as a filter, which the Delta
+/// scan prunes files by), so that appending new keys to a large table does not scan it.
+///
+/// # Errors
+/// When the table or the staged rows cannot be scanned.
+pub async fn any_key_exists_staged(path: &Path, staged: &Staged, keys: &[String]) -> Result<bool> {
+    use arrow::array::Array as _;
     use datafusion::prelude::SessionContext;
     let Some(table) = open(path).await? else {
         return Ok(false);
     };
-    if keys.is_empty() || batches.iter().all(|b| b.num_rows() == 0) {
+    if keys.is_empty() {
         return Ok(false);
     }
     let ctx = SessionContext::new();
     register(&ctx, "target", &table, path).await?;
-    let projected: Vec<RecordBatch> = batches
+    staged.frame(&ctx, "incoming").await?;
+    let quoted: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
+    let bounds = quoted
         .iter()
-        .map(|b| {
-            let idx: Vec<usize> = keys
-                .iter()
-                .filter_map(|k| b.schema().index_of(k).ok())
-                .collect();
-            b.project(&idx)
-        })
-        .collect::<std::result::Result<_, _>>()?;
-    ctx.register_table(
-        "incoming",
-        Arc::new(datafusion::datasource::MemTable::try_new(
-            projected[0].schema(),
-            vec![projected],
-        )?),
-    )?;
-    let on = keys
-        .iter()
-        .map(|k| format!("t.\"{k}\" = s.\"{k}\""))
+        .map(|k| format!("min({k}), max({k})"))
         .collect::<Vec<_>>()
-        .join(" AND ");
-    let found = ctx
-        .sql(&format!(
-            "SELECT 1 FROM target t JOIN incoming s ON {on} LIMIT 1"
-        ))
+        .join(", ");
+    let ranges = ctx
+        .sql(&format!("SELECT count(*), {bounds} FROM incoming"))
         .await?
+        .collect()
+        .await?;
+    let Some(ranges) = ranges.first().filter(|b| b.num_rows() == 1) else {
+        return Ok(false);
+    };
+    let count = ranges
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow::array::Int64Array>()
+        .map_or(0, |a| a.value(0));
+    if count == 0 {
+        return Ok(false);
+    }
+    let mut filters = Vec::new();
+    for (i, k) in quoted.iter().enumerate() {
+        let (lo, hi) = (ranges.column(1 + 2 * i), ranges.column(2 + 2 * i));
+        if lo.is_null(0) || hi.is_null(0) {
+            continue;
+        }
+        let lo = datafusion::common::ScalarValue::try_from_array(lo, 0)?;
+        let hi = datafusion::common::ScalarValue::try_from_array(hi, 0)?;
+        filters.push(
+            datafusion::prelude::col(format!("t.{k}"))
+                .between(datafusion::prelude::lit(lo), datafusion::prelude::lit(hi)),
+        );
+    }
+    let on: Vec<(String, String)> = quoted
+        .iter()
+        .map(|k| (format!("t.{k}"), format!("s.{k}")))
+        .collect();
+    let mut target = ctx.table("target").await?.alias("t")?;
+    for f in filters {
+        target = target.filter(f)?;
+    }
+    let target = target.select(
+        quoted
+            .iter()
+            .map(|k| datafusion::prelude::col(format!("t.{k}")))
+            .collect::<Vec<_>>(),
+    )?;
+    let incoming = ctx.table("incoming").await?.alias("s")?.select(
+        quoted
+            .iter()
+            .map(|k| datafusion::prelude::col(format!("s.{k}")))
+            .collect::<Vec<_>>(),
+    )?;
+    let (left, right): (Vec<&str>, Vec<&str>) =
+        on.iter().map(|(a, b)| (a.as_str(), b.as_str())).unzip();
+    let found = target
+        .join(
+            incoming,
+            datafusion::logical_expr::JoinType::LeftSemi,
+            &left,
+            &right,
+            None,
+        )?
+        .limit(0, Some(1))?
         .collect()
         .await?;
     Ok(found.iter().any(|b| b.num_rows() > 0))

@@ -57,7 +57,7 @@ impl Firmware {
         }
     }
 
-    fn header(self) -> &'static str {
+    pub(crate) fn header(self) -> &'static str {
         match self {
             Self::Hm1 => "device_id,date,energy_kwh,supply_temp_c,return_temp_c",
             Self::Pl2 => "Licznik;Data;Zużycie [kWh];Temp. zasilania [°C];Temp. powrotu [°C]",

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::ExampleError;
+use crate::dialects::Firmware;
 use crate::meters::{DeviceFiles, device_files, extra_month_file};
 use crate::registry;
 use crate::weather::{self, StationWeather};
@@ -266,6 +267,64 @@ pub fn generate_extra_month(
     }
     fs_err::write(&path, &file.bytes)?;
     Ok((format!("inbox/meters/{}", file.rel_path), rows))
+}
+
+/// What [`write_readings_csv`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadingsCsv {
+    /// Bytes written.
+    pub bytes: u64,
+    /// Data lines (the header not counted).
+    pub lines: u64,
+    /// Month files whose lines it holds (originals and re-sends).
+    pub files: u64,
+}
+
+/// Writes one delimited-text file of at least `min_bytes` (or all there is) in the `hm1`
+/// dialect: the body of every month file the `hm1` devices deliver, in device and delivery
+/// order, under one header. Re-sent months repeat their keys (device, date), faulty lines
+/// keep their faults, so the file is the example's readings as one very large object
+/// (the formatted zone's streaming benchmark reads it). Memory stays at one device's files.
+///
+/// # Errors
+/// [`ExampleError::InvalidOptions`] for options out of range, and I/O errors naming the path.
+pub fn write_readings_csv(
+    path: &Path,
+    opts: &GenerateOptions,
+    min_bytes: u64,
+) -> Result<ReadingsCsv, ExampleError> {
+    let world = World::new(opts)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, fs_err::File::create(path)?);
+    let header = Firmware::Hm1.header();
+    writeln!(out, "{header}")?;
+    let mut written = ReadingsCsv {
+        bytes: header.len() as u64 + 1,
+        lines: 0,
+        files: 0,
+    };
+    for b in world
+        .buildings
+        .iter()
+        .filter(|b| b.firmware == Firmware::Hm1)
+    {
+        if written.bytes >= min_bytes {
+            break;
+        }
+        let device = device_files(opts.seed, b, &world.weather[b.station], &world.period);
+        for file in device.files {
+            // Every hm1 file starts with the header line.
+            let body = match file.bytes.iter().position(|&c| c == b'\n') {
+                Some(i) => &file.bytes[i + 1..],
+                None => &[][..],
+            };
+            out.write_all(body)?;
+            written.bytes += body.len() as u64;
+            written.lines += body.iter().filter(|&&c| c == b'\n').count() as u64;
+            written.files += 1;
+        }
+    }
+    out.flush()?;
+    Ok(written)
 }
 
 /// Simulates and writes every device's files, on all cores; devices are independent streams,

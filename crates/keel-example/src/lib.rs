@@ -44,8 +44,8 @@ pub mod weather_api;
 mod world;
 
 pub use generate::{
-    CorrectedReading, FileTruth, GenerateOptions, MeterTruth, Truth, WeatherTruth, generate,
-    generate_extra_month,
+    CorrectedReading, FileTruth, GenerateOptions, MeterTruth, ReadingsCsv, Truth, WeatherTruth,
+    generate, generate_extra_month, write_readings_csv,
 };
 pub use project::{EXAMPLE_NAME, PROJECT_FILES, write_project};
 

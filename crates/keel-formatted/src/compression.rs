@@ -149,6 +149,70 @@ fn gunzip(bytes: &[u8], limit: u64) -> Result<Vec<u8>, Rejection> {
     Ok(out)
 }
 
+/// A gzip stream decompressed as it is read (every member, each checked against its CRC and
+/// length trailer when its end is reached), failing with [`PastLimit`] once it expands past
+/// `limit` bytes. Whoever reads it to the end has verified it; an error on the way is turned
+/// into the object's rejection by [`stream_rejection`].
+pub fn gunzip_stream<R: std::io::BufRead>(input: R, limit: u64) -> impl Read {
+    Limited {
+        inner: flate2::bufread::MultiGzDecoder::new(input),
+        left: limit,
+        limit,
+        read: 0,
+    }
+}
+
+/// The error a [`gunzip_stream`] fails with past its limit.
+#[derive(Debug)]
+pub struct PastLimit(pub u64);
+
+impl std::fmt::Display for PastLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "expands past {} bytes", self.0)
+    }
+}
+
+impl std::error::Error for PastLimit {}
+
+struct Limited<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+    read: u64,
+}
+
+impl<R: Read> Read for Limited<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("{e} after {} decompressed bytes", self.read),
+            )
+        })?;
+        if n as u64 > self.left {
+            return Err(std::io::Error::other(PastLimit(self.limit)));
+        }
+        self.left -= n as u64;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The rejection of a whole object whose compressed stream failed while it was read.
+pub fn stream_rejection(e: &std::io::Error) -> Rejection {
+    if let Some(PastLimit(limit)) = e.get_ref().and_then(|e| e.downcast_ref::<PastLimit>()) {
+        return size_limit(*limit);
+    }
+    whole(
+        "compression",
+        String::new(),
+        format!(
+            "the gzip stream cannot be read to its end ({e}); its rows cannot be verified \
+             complete, so none are taken"
+        ),
+    )
+}
+
 fn size_limit(limit: u64) -> Rejection {
     whole(
         "size_limit",

@@ -3,28 +3,23 @@
 //! quarantine, both tagged with the chunk's `txn` marker so that a rerun after a crash
 //! never writes a chunk twice; the ledger is recorded after the data is committed.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use keel_catalog::Catalog;
 use keel_catalog::datasets::{Dataset, DatasetVersion};
 use keel_catalog::ledger::LedgerEntry;
 use keel_catalog::manifest::LandingObject;
 use keel_core::Project;
 use keel_core::project::Source;
-use keel_core::spec::FormatKind;
-use keel_engine::delta::{self, Txn, WriteMode};
-use sha2::{Digest, Sha256};
+use keel_engine::delta::{self, Staged, Txn, WriteMode};
 
-use crate::compression::{self, Input};
-use crate::convert::convert;
+use crate::Result;
 use crate::evolve::{self, Change};
-use crate::parse::{self, Converted};
+use crate::parse;
 use crate::plan::SourcePlan;
-use crate::rows::{QuarantineRow, Row, quarantine_batch, to_batch};
-use crate::time::AmbiguityTracker;
-use crate::{FormattedError, Result};
+use crate::read::{self, Origin};
+use crate::rows::{QuarantineRow, Row, to_batch};
+use crate::stage::{Sink, Stage};
 
 /// What formatting a source did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,6 +66,11 @@ pub async fn format_source(
     on_object: &(dyn Fn() + Sync),
 ) -> Result<FormatReport> {
     let plan = SourcePlan::new(source)?;
+    // What a crashed run staged is of no use: its chunks are read again.
+    let staging = project.lake.staging(&source.name);
+    if staging.exists() {
+        fs_err::remove_dir_all(&staging)?;
+    }
     let objects = catalog.unformatted_objects(&source.name, &plan.table)?;
     let mut report = FormatReport::default();
     let target = Target::new(project, catalog, &plan).await?;
@@ -196,17 +196,6 @@ fn format_app_id(source: &str, generation: i64) -> String {
     }
 }
 
-/// The rows of one chunk after parsing and deduplication.
-pub(crate) struct Chunk {
-    /// What detection found per input (reference, JSON).
-    pub(crate) detected: Vec<(String, serde_json::Value)>,
-    pub(crate) rows: Vec<Option<Row>>,
-    pub(crate) quarantine: Vec<QuarantineRow>,
-    pub(crate) entries: Vec<LedgerEntry>,
-    pub(crate) replaced: u64,
-    pub(crate) bytes: u64,
-}
-
 #[allow(clippy::too_many_arguments)]
 async fn format_chunk(
     project: &Project,
@@ -222,10 +211,25 @@ async fn format_chunk(
     let lake = &project.lake;
     let table_path = lake.formatted(&plan.table);
     let quarantine_path = lake.quarantine(&plan.table);
+    // The chunk's marker: objects are formatted in ingestion order, so the last object's
+    // sequence number is a high-water mark of what this source has committed.
+    let txn = Txn {
+        app_id: target.app_id.clone(),
+        version: objects.last().map_or(0, |o| o.seq),
+    };
+    let committed = |v: Option<i64>| v.is_some_and(|v| v >= txn.version);
+    let table = delta::Table::load(&table_path).await?;
+    let table_done = committed(table.txn_version(&txn.app_id).await?);
+    let quarantine_done = committed(
+        delta::Table::load(&quarantine_path)
+            .await?
+            .txn_version(&txn.app_id)
+            .await?,
+    );
     let table_schema = if replace.table {
         None
     } else {
-        delta::arrow_schema(&table_path).await?
+        table.arrow_schema().await?
     };
     let changes = table_schema
         .as_ref()
@@ -238,59 +242,72 @@ async fn format_chunk(
         }),
         _ => None,
     });
-    let chunk = parse_chunk(project, plan, run_id, objects, refusal.as_ref(), on_object)?;
-    // The chunk's marker: objects are formatted in ingestion order, so the last object's
-    // sequence number is a high-water mark of what this source has committed.
-    let txn = Txn {
-        app_id: target.app_id.clone(),
-        version: objects.last().map_or(0, |o| o.seq),
-    };
-    let committed = |v: Option<i64>| v.is_some_and(|v| v >= txn.version);
-
-    if (replace.quarantine || !chunk.quarantine.is_empty())
-        && !committed(delta::txn_version(&quarantine_path, &txn.app_id).await?)
+    let mut stage = Stage::new(
+        &lake.staging(&plan.source),
+        plan,
+        &project.spec.engine,
+        objects,
+    )?;
+    let mut read = read_chunk(
+        project,
+        plan,
+        run_id,
+        objects,
+        refusal.as_ref(),
+        on_object,
+        &mut stage,
+    )?;
+    // The declaration's compatible changes are applied to the table before its rows are
+    // settled, so that they are staged in the table's resulting schema.
+    let mut evolved = None;
+    if !table_done
+        && let (Some(table_schema), None) = (&table_schema, &refusal)
+        && !changes.is_empty()
     {
-        let batch = quarantine_batch(&chunk.quarantine)?;
+        evolved = Some(evolve_table(&table_path, table_schema, &changes, &plan.schema).await?);
+        for c in &changes {
+            if !report.schema_changes.contains(&c.to_string()) {
+                report.schema_changes.push(c.to_string());
+            }
+        }
+    }
+    let staging = stage.finish(&mut read.entries, evolved.as_ref())?;
+
+    if (replace.quarantine || staging.quarantine_rows > 0) && !quarantine_done {
         let mode = if replace.quarantine {
             WriteMode::Overwrite
         } else {
             WriteMode::Append
         };
-        delta::write(&quarantine_path, vec![batch], mode, Some(&txn)).await?;
+        delta::write_staged(&quarantine_path, &staging.quarantine, mode, Some(&txn)).await?;
+        let operation = if replace.quarantine {
+            "rebuild"
+        } else {
+            "append"
+        };
         record_version(
             catalog,
             project,
             plan,
             "quarantine",
-            if replace.quarantine {
-                "rebuild"
-            } else {
-                "append"
-            },
+            operation,
             run_id,
             txn.version,
         )
         .await?;
     }
 
-    if !committed(delta::txn_version(&table_path, &txn.app_id).await?) {
-        // The rows become Arrow batches and are dropped as they do, so that the chunk is
-        // not held twice.
-        let mut batches = into_batches(project, plan, chunk.rows)?;
-        if let (Some(table_schema), None) = (&table_schema, &refusal) {
-            batches = evolve_table(&table_path, table_schema, &changes, batches).await?;
-            for c in &changes {
-                if !report.schema_changes.contains(&c.to_string()) {
-                    report.schema_changes.push(c.to_string());
-                }
-            }
-        }
-        let operation = if replace.table {
-            delta::write(&table_path, batches, WriteMode::Overwrite, Some(&txn)).await?;
-            "rebuild"
+    let mut version = table.version().unwrap_or(0);
+    if !table_done {
+        let (operation, written) = if replace.table {
+            let v =
+                delta::write_staged(&table_path, &staging.rows, WriteMode::Overwrite, Some(&txn))
+                    .await?;
+            ("rebuild", v)
         } else {
-            upsert(&table_path, plan, batches, &txn).await?
+            upsert(&table_path, plan, &staging.rows, &txn).await?
         };
+        version = written;
         report.commits += 1;
         record_version(
             catalog,
@@ -304,9 +321,7 @@ async fn format_chunk(
         .await?;
     }
 
-    let version = delta::version(&table_path).await?.unwrap_or(0);
-    let mut entries = chunk.entries;
-    for e in &mut entries {
+    for e in &mut read.entries {
         e.delta_version = version;
         report.rows_read += e.rows_read as u64;
         report.rows_written += e.rows_written as u64;
@@ -317,40 +332,32 @@ async fn format_chunk(
             tracing::warn!(object = %e.object_id, table = %e.table_name, "object holds no data row");
         }
     }
-    catalog.record_objects_metadata(&plan.table, &chunk.detected)?;
-    catalog.record_ledger(&entries)?;
+    catalog.record_objects_metadata(&plan.table, &read.detected)?;
+    catalog.record_ledger(&read.entries)?;
     report.objects += objects.len() as u64;
-    report.bytes += chunk.bytes;
-    report.rows_replaced += chunk.replaced;
+    report.bytes += read.bytes;
+    report.rows_replaced += staging.replaced;
     Ok(())
 }
 
-/// Applies the compatible `changes` of a declaration to the table at `path` (new columns
-/// added, widened columns rewritten) and returns `batches` in the table's resulting schema.
+/// Applies the compatible `changes` of a declaration (whose schema is `declared`) to the
+/// table at `path` (new columns added, widened columns rewritten) and returns the table's
+/// resulting schema, which rows are then conformed to.
 pub(crate) async fn evolve_table(
     path: &std::path::Path,
     table_schema: &arrow::datatypes::SchemaRef,
     changes: &[Change],
-    batches: Vec<arrow::array::RecordBatch>,
-) -> Result<Vec<arrow::array::RecordBatch>> {
-    if changes.is_empty() {
-        return Ok(batches);
-    }
-    if changes.iter().any(|c| matches!(c, Change::Added { .. }))
-        && let Some(first) = batches.first()
-    {
-        delta::add_columns(path, first.schema()).await?;
+    declared: &arrow::datatypes::SchemaRef,
+) -> Result<arrow::datatypes::SchemaRef> {
+    if changes.iter().any(|c| matches!(c, Change::Added { .. })) {
+        delta::add_columns(path, declared.clone()).await?;
     }
     if let Some(select) = evolve::widening_select(table_schema, changes) {
         delta::rewrite(path, &select).await?;
     }
-    let Some(schema) = delta::arrow_schema(path).await? else {
-        return Ok(batches);
-    };
-    batches
-        .iter()
-        .map(|b| evolve::conform(b, &schema))
-        .collect()
+    Ok(delta::arrow_schema(path)
+        .await?
+        .unwrap_or_else(|| table_schema.clone()))
 }
 
 /// Why every row of a chunk is refused: its declaration changed incompatibly with its table.
@@ -396,33 +403,9 @@ pub(crate) fn row_batches(
     })
 }
 
-/// The live rows of a chunk as record batches of the engine's batch size, each row freed
-/// once it is in a batch (one empty batch when there are none).
-fn into_batches(
-    project: &Project,
-    plan: &SourcePlan,
-    rows: Vec<Option<Row>>,
-) -> Result<Vec<arrow::array::RecordBatch>> {
-    let batch_size = project.spec.engine.batch_size.max(1);
-    let mut rows = rows.into_iter().flatten();
-    let mut batches = Vec::new();
-    loop {
-        let part: Vec<Row> = rows.by_ref().take(batch_size).collect();
-        if part.is_empty() {
-            break;
-        }
-        let refs: Vec<&Row> = part.iter().collect();
-        batches.push(to_batch(&plan.schema, &plan.columns, &refs)?);
-    }
-    if batches.is_empty() {
-        batches.push(arrow::array::RecordBatch::new_empty(plan.schema.clone()));
-    }
-    Ok(batches)
-}
-
 /// A 128-bit fingerprint of a row's key: two SipHash passes (one salted) over the key's
-/// parts, each length-prefixed. Two different keys collide with probability ~2⁻¹²⁸; the
-/// map of a chunk's keys holds 16 bytes per key instead of the key's text.
+/// parts, each length-prefixed. Two different keys collide with probability ~2⁻¹²⁸; what
+/// deduplication holds per row is these 16 bytes instead of the key's text.
 fn key_fingerprint(values: &[crate::convert::Value], keys: &[usize]) -> u128 {
     use std::hash::{Hash, Hasher};
     let mut a = std::collections::hash_map::DefaultHasher::new();
@@ -438,327 +421,154 @@ fn key_fingerprint(values: &[crate::convert::Value], keys: &[usize]) -> u128 {
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
-/// Appends `batches`, or merges them by the source's keys when one of their keys is
-/// already in the table. Returns the operation used.
+/// Appends `rows`, or merges them by the source's keys when one of their keys is already in
+/// the table. Returns the operation used and the new version.
 pub(crate) async fn upsert(
     table_path: &std::path::Path,
     plan: &SourcePlan,
-    batches: Vec<arrow::array::RecordBatch>,
+    rows: &Staged,
     txn: &Txn,
-) -> Result<&'static str> {
+) -> Result<(&'static str, i64)> {
     let keys: Vec<String> = plan
         .keys
         .iter()
         .map(|&k| plan.columns[k].name.clone())
         .collect();
     Ok(
-        if delta::any_key_exists(table_path, &batches, &keys).await? {
-            delta::merge(table_path, batches, &keys, Some(txn)).await?;
-            "merge"
+        if delta::any_key_exists_staged(table_path, rows, &keys).await? {
+            let v = delta::merge_staged(table_path, rows, &keys, Some(txn)).await?;
+            ("merge", v)
         } else {
-            delta::write(table_path, batches, WriteMode::Append, Some(txn)).await?;
-            "append"
+            let v = delta::write_staged(table_path, rows, WriteMode::Append, Some(txn)).await?;
+            ("append", v)
         },
     )
 }
 
-pub(crate) fn parse_chunk(
+/// What reading a chunk's objects gave besides their records.
+pub(crate) struct ChunkRead {
+    /// One ledger entry per object, in chunk order.
+    pub(crate) entries: Vec<LedgerEntry>,
+    /// What detection found per input (reference, JSON).
+    pub(crate) detected: Vec<(String, serde_json::Value)>,
+    /// Bytes read from persistent landing.
+    pub(crate) bytes: u64,
+}
+
+/// Reads the chunk's objects in order, handing every record to `sink` and counting it in
+/// its object's ledger entry. `refuse`: every row that would pass is refused instead.
+pub(crate) fn read_chunk(
     project: &Project,
     plan: &SourcePlan,
     run_id: &str,
     objects: &[LandingObject],
     refuse: Option<&Refusal>,
     on_object: &(dyn Fn() + Sync),
-) -> Result<Chunk> {
+    sink: &mut dyn Sink,
+) -> Result<ChunkRead> {
     let run_id: Arc<str> = Arc::from(run_id);
-    let mut chunk = Chunk {
-        detected: Vec::new(),
-        rows: Vec::new(),
-        quarantine: Vec::new(),
+    let batch_size = project.spec.engine.batch_size.max(1);
+    let mut chunk = ChunkRead {
         entries: Vec::with_capacity(objects.len()),
-        replaced: 0,
+        detected: Vec::new(),
         bytes: 0,
     };
-    // Key fingerprint → (index in `chunk.rows`, index of its object in the chunk).
-    let mut by_key: HashMap<u128, (usize, usize)> = HashMap::new();
-    for object in objects {
-        let path = project.lake.root().join(&object.persistent_path);
-        let bytes = fs_err::read(&path)?;
-        if hex::encode(Sha256::digest(&bytes)) != object.sha256 {
-            return Err(FormattedError::Corrupt {
-                object_id: object.object_id.clone(),
-                path,
-            });
-        }
-        chunk.bytes += bytes.len() as u64;
+    for (index, object) in objects.iter().enumerate() {
+        let index = index as u32;
         let ingested_at = chrono::DateTime::parse_from_rfc3339(&object.ingested_at)
             .map(|t| t.timestamp_micros())
             .unwrap_or(0);
-        let batch_size = project.spec.engine.batch_size.max(1);
-        let inputs = read_object(plan, object, Bytes::from(bytes), batch_size);
-        let mut dialects: Vec<&str> = Vec::new();
-        for input in &inputs {
-            if !dialects.contains(&&*input.dialect) {
-                dialects.push(&input.dialect);
-            }
-        }
-        let dialect_name = dialects.join("+");
-        for input in &inputs {
-            if let Some(found) = &input.detected {
-                chunk
-                    .detected
-                    .push((input.reference.to_string(), found.clone()));
-            }
-        }
-        let records = inputs.into_iter().flat_map(|input| {
-            let (reference, dialect) = (input.reference, input.dialect);
-            input
-                .rows
-                .into_iter()
-                .map(move |r| (r, reference.clone(), dialect.clone()))
-        });
         let mut entry = LedgerEntry {
             object_id: object.object_id.clone(),
             table_name: plan.table.clone(),
             run_id: run_id.to_string(),
-            dialect: dialect_name,
+            dialect: String::new(),
             rows_read: 0,
             rows_written: 0,
             rows_quarantined: 0,
             rows_duplicate: 0,
             delta_version: 0,
         };
-        let object_index = chunk.entries.len();
-        for (record, reference, dialect) in records {
-            entry.rows_read += 1;
-            let record = match (record, refuse) {
-                (Ok((line, values)), Some(refusal)) => Err(Box::new(refusal.reject(line, &values))),
-                (record, _) => record,
-            };
-            match record {
-                Ok((line, values)) => {
-                    if !plan.keys.is_empty() {
-                        let key = key_fingerprint(&values, &plan.keys);
-                        if let Some((prev, prev_object)) =
-                            by_key.insert(key, (chunk.rows.len(), object_index))
-                        {
-                            // The later record of a key wins. Within one object (all members
-                            // of an archive together) the earlier one is a duplicate; across
-                            // objects it was accepted when its own object was read, and a
-                            // later version replaces it.
-                            if chunk.rows[prev].take().is_some() {
-                                if prev_object == object_index {
-                                    entry.rows_duplicate += 1;
-                                    entry.rows_written -= 1;
-                                } else {
-                                    chunk.replaced += 1;
-                                }
-                            }
-                        }
+        let quarantine_row = |origin: &Origin, rejection: parse::Rejection| QuarantineRow {
+            object: origin.reference.clone(),
+            line: rejection.line,
+            column: rejection.column,
+            rule: rejection.rule,
+            reason: rejection.reason,
+            raw: rejection.raw,
+            dialect: origin.dialect.clone(),
+            ingested_at,
+            run_id: run_id.clone(),
+        };
+        let mut failed = None;
+        let read = read::read_object(
+            project.lake.root(),
+            plan,
+            object,
+            batch_size,
+            &mut |origin, record| {
+                if failed.is_some() {
+                    return;
+                }
+                entry.rows_read += 1;
+                let record = match (record, refuse) {
+                    (Ok((line, values)), Some(refusal)) => {
+                        Err(Box::new(refusal.reject(line, &values)))
                     }
-                    entry.rows_written += 1;
-                    chunk.rows.push(Some(Row {
-                        values,
-                        object: reference,
-                        line,
-                        ingested_at,
-                    }));
+                    (record, _) => record,
+                };
+                let sent = match record {
+                    Ok((line, values)) => {
+                        entry.rows_written += 1;
+                        let key =
+                            (!plan.keys.is_empty()).then(|| key_fingerprint(&values, &plan.keys));
+                        sink.row(
+                            index,
+                            key,
+                            Row {
+                                values,
+                                object: origin.reference.clone(),
+                                line,
+                                ingested_at,
+                            },
+                        )
+                    }
+                    Err(rejection) => {
+                        entry.rows_quarantined += 1;
+                        sink.reject(quarantine_row(origin, *rejection))
+                    }
+                };
+                if let Err(e) = sent {
+                    failed = Some(e);
                 }
-                Err(rejection) => {
-                    entry.rows_quarantined += 1;
-                    chunk.quarantine.push(QuarantineRow {
-                        object: reference,
-                        line: rejection.line,
-                        column: rejection.column,
-                        rule: rejection.rule,
-                        reason: rejection.reason,
-                        raw: rejection.raw,
-                        dialect,
-                        ingested_at,
-                        run_id: run_id.clone(),
-                    });
-                }
-            }
+            },
+        )?;
+        if let Some(e) = failed {
+            return Err(e);
         }
+        entry.dialect = read
+            .dialects
+            .iter()
+            .map(|d| d.as_ref())
+            .collect::<Vec<_>>()
+            .join("+");
+        if let Some((rejection, dialect)) = read.refused {
+            let origin = Origin {
+                reference: Arc::from(object.object_id.as_str()),
+                dialect: dialect.clone(),
+            };
+            sink.abort(index, &object.object_id, quarantine_row(&origin, rejection));
+            entry.dialect = dialect.to_string();
+            (entry.rows_read, entry.rows_quarantined) = (1, 1);
+            (entry.rows_written, entry.rows_duplicate) = (0, 0);
+        }
+        chunk.detected.extend(read.detected);
+        chunk.bytes += read.bytes;
         chunk.entries.push(entry);
         on_object();
     }
     Ok(chunk)
 }
-
-/// The rows of one input of an object: the object itself, its gzip content, or one member
-/// of its zip archive.
-struct InputRows {
-    /// `object_id`, or `object_id!member` for a zip member: what rows and quarantine name.
-    reference: Arc<str>,
-    /// The dialect read with (`-` when none).
-    dialect: Arc<str>,
-    rows: Converted,
-    /// What detection found in a delimited-text input (physical metadata), as JSON.
-    detected: Option<serde_json::Value>,
-}
-
-/// Decompresses an object (gzip, zip) and reads each of its inputs with its dialect. An
-/// object whose compressed stream cannot be verified yields one object-level rejection
-/// and no rows.
-fn read_object(
-    plan: &SourcePlan,
-    object: &LandingObject,
-    bytes: Bytes,
-    batch_size: usize,
-) -> Vec<InputRows> {
-    let object_ref: Arc<str> = Arc::from(object.object_id.as_str());
-    let mut out = Vec::new();
-    let path = object.original_path.as_str();
-    // An object `a.csv.gz` is matched as `a.csv.gz` and as `a.csv` (whatever its content:
-    // what it holds is found from its bytes, not its name).
-    let inner = [".gz", ".gzip"]
-        .iter()
-        .find_map(|ext| path.strip_suffix(ext))
-        .unwrap_or(path);
-    let read = compression::inputs(
-        &bytes,
-        plan.compression,
-        plan.kind,
-        plan.max_uncompressed_bytes,
-        &mut |input| {
-            out.push(match input {
-                Input::Whole(data) => read_input(
-                    plan,
-                    object_ref.clone(),
-                    &[path, inner],
-                    &object.original_name,
-                    data,
-                    batch_size,
-                ),
-                Input::Member { name, bytes } => {
-                    let base = name.rsplit('/').next().unwrap_or(name);
-                    read_input(
-                        plan,
-                        Arc::from(format!("{}!{name}", object.object_id)),
-                        &[name, &format!("{path}/{name}"), path],
-                        base,
-                        bytes,
-                        batch_size,
-                    )
-                }
-                Input::Refused { name, rejection } => InputRows {
-                    reference: Arc::from(format!("{}!{name}", object.object_id)),
-                    dialect: Arc::from("-"),
-                    rows: vec![Err(Box::new(rejection))],
-                    detected: None,
-                },
-            })
-        },
-    );
-    if let Err(rejection) = read {
-        let dialect = plan.dialect_for(path).map_or("-", |d| d.name.as_str());
-        out = vec![InputRows {
-            reference: object_ref,
-            dialect: Arc::from(dialect),
-            rows: vec![Err(Box::new(rejection))],
-            detected: None,
-        }];
-    }
-    out
-}
-
-/// Reads one input with the first dialect matching one of its `paths` (a zip member is
-/// matched by its name in the archive, by that name under the archive's path, and by the
-/// archive's path).
-fn read_input(
-    plan: &SourcePlan,
-    reference: Arc<str>,
-    paths: &[&str],
-    original_name: &str,
-    data: Bytes,
-    batch_size: usize,
-) -> InputRows {
-    let Some(dialect) = plan.dialect_for_any(paths) else {
-        return InputRows {
-            reference,
-            dialect: Arc::from("-"),
-            rows: parse::reject_whole(
-                "no_dialect",
-                parse::clip(&String::from_utf8_lossy(&data)),
-                format!("no dialect of the source matches `{}`", paths[0]),
-            ),
-            detected: None,
-        };
-    };
-    // Text: what its bytes show is kept as the object's physical metadata. A dialect with
-    // `auto` fields gets the full detection (delimiter, header, columns), which fills them;
-    // a declared one only the encoding, byte-order mark and line endings (the per-column
-    // analysis costs more than parsing a small file).
-    let mut detected = None;
-    let resolved;
-    let sample = &data[..data.len().min(SAMPLE_BYTES)];
-    let dialect = match plan.kind {
-        FormatKind::Csv if dialect.auto.any() => {
-            let found = crate::detect::detect(sample, &dialect.hints());
-            detected = serde_json::to_value(&found).ok();
-            let (d, notes) = dialect.resolve(&found);
-            for note in notes {
-                tracing::info!(object = %reference, dialect = %dialect.name, "{note}");
-            }
-            resolved = d;
-            &resolved
-        }
-        FormatKind::Csv | FormatKind::Json | FormatKind::Ndjson => {
-            let found = crate::detect::detect_text(sample, &dialect.hints());
-            detected = serde_json::to_value(&found).ok();
-            if dialect.auto.any() {
-                // JSON and NDJSON: only the encoding can be `auto`.
-                resolved = dialect.resolve(&found).0;
-                &resolved
-            } else {
-                dialect
-            }
-        }
-        FormatKind::Parquet | FormatKind::Xlsx => dialect,
-    };
-    let columns = &plan.columns;
-    let text = |parsed: parse::Parsed| -> Converted {
-        let mut tracker = AmbiguityTracker::new();
-        parsed
-            .into_iter()
-            .map(|r| {
-                r.and_then(|r| convert(&r, dialect, columns, &mut tracker).map(|v| (r.line, v)))
-                    .map_err(Box::new)
-            })
-            .collect()
-    };
-    let rows = match plan.kind {
-        FormatKind::Csv => {
-            let mut tracker = AmbiguityTracker::new();
-            let mut rows: Converted = Vec::new();
-            parse::csv::parse_each(&data, dialect, columns, original_name, |r| {
-                rows.push(
-                    r.and_then(|r| {
-                        convert(&r, dialect, columns, &mut tracker).map(|v| (r.line, v))
-                    })
-                    .map_err(Box::new),
-                );
-            });
-            rows
-        }
-        FormatKind::Json => text(parse::json::parse(&data, dialect, columns, original_name)),
-        FormatKind::Ndjson => text(parse::ndjson::parse(&data, dialect, columns, original_name)),
-        FormatKind::Parquet => {
-            parse::parquet::read(data, dialect, columns, original_name, batch_size)
-        }
-        FormatKind::Xlsx => parse::xlsx::read(&data, dialect, columns, original_name),
-    };
-    InputRows {
-        reference,
-        dialect: Arc::from(dialect.name.as_str()),
-        rows,
-        detected,
-    }
-}
-
-/// Bytes of an object that detection reads.
-const SAMPLE_BYTES: usize = 1 << 20;
 
 /// Registers the dataset and records its latest version, with the landing high-water mark
 /// (the ingestion sequence number of the last object it holds) as its input.
@@ -790,7 +600,8 @@ pub(crate) async fn record_version(
         format: "delta".into(),
         description: None,
     })?;
-    let Some(version) = delta::version(&path).await? else {
+    let table = delta::Table::load(&path).await?;
+    let Some(version) = table.version() else {
         return Ok(());
     };
     let schema = if zone == "quarantine" {
@@ -803,7 +614,7 @@ pub(crate) async fn record_version(
         version,
         run_id: run_id.to_string(),
         operation: operation.to_string(),
-        rows: delta::count_rows(&path).await?,
+        rows: table.rows().await?,
         schema_json: keel_engine::schema_json(&schema),
         inputs: [(format!("landing.{}", plan.source), high_water)]
             .into_iter()

@@ -8,7 +8,8 @@
 //!  landing object ──compression (gzip, zip members)──► inputs
 //!  input ──parse::{csv,json,ndjson}──► RawRecord ──convert──► typed row | Rejection
 //!  input ──parse::{parquet,xlsx}──► typed cells ──convert──► typed row | Rejection
-//!  rows of a chunk ──dedup by key──► Delta append or merge (txn-tagged) + quarantine
+//!  records of a chunk ──stage (spilled past a budget)──► dedup by key, a partition at a time
+//!                     ──► Delta append or merge (txn-tagged) + quarantine
 //!                                     └─► ledger + dataset version in the catalog
 //! ```
 //!
@@ -28,6 +29,10 @@
 //! - [`evolve`]: a declaration that no longer matches its table: added, removed, widened
 //!   and incompatible columns.
 //! - [`rows`]: typed rows and quarantine rows as Arrow batches.
+//! - `read`: one landing object into records, streamed (delimited text, plain or gzip)
+//!   or read whole (the other formats), its sha256 verified.
+//! - `stage`: a chunk's records on their way to one commit: Arrow batches partitioned by
+//!   key, spilled to IPC files past a memory budget, deduplicated a partition at a time.
 //! - [`exec`]: formatting the new objects of a source, chunk by chunk; rebuilds.
 //! - [`reprocess`]: the quarantine parsed again after a declaration fix.
 //! - [`quarantine`]: what a quarantine holds, by rule and column.
@@ -40,8 +45,10 @@ pub mod exec;
 pub mod parse;
 pub mod plan;
 pub mod quarantine;
+mod read;
 pub mod reprocess;
 pub mod rows;
+mod stage;
 pub mod time;
 pub mod units;
 

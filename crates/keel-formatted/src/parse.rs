@@ -76,6 +76,69 @@ pub fn decode<'a>(bytes: &'a [u8], encoding: &'static Encoding) -> (Cow<'a, str>
     (text, had_errors)
 }
 
+/// A byte stream decoded to UTF-8 a block at a time: [`Blocks::fill`] appends the next
+/// block's text to `text`, which the parser drains as it hands records out. A character
+/// split between blocks is completed by the next one; a byte-order mark overrides the
+/// encoding, as in [`decode`].
+pub struct Blocks<R> {
+    input: R,
+    block: Vec<u8>,
+    decoder: encoding_rs::Decoder,
+    /// Decoded text not yet drained.
+    pub text: String,
+    /// Whether invalid byte sequences were replaced so far.
+    pub had_errors: bool,
+    /// Whether the input is exhausted (the last block is in `text`).
+    pub eof: bool,
+}
+
+/// Bytes read from the input at a time.
+pub const BLOCK_BYTES: usize = 1 << 20;
+
+/// Longest record a streaming parser reads; a longer one is a fault (RELIABILITY C7), not
+/// data to hold.
+pub const MAX_RECORD_BYTES: usize = 16 << 20;
+
+impl<R: std::io::Read> Blocks<R> {
+    /// Blocks of `input` decoded from `encoding`.
+    pub fn new(input: R, encoding: &'static Encoding) -> Self {
+        Blocks {
+            input,
+            block: vec![0; BLOCK_BYTES],
+            decoder: encoding.new_decoder(),
+            text: String::new(),
+            had_errors: false,
+            eof: false,
+        }
+    }
+
+    /// Reads the next block (until it is full or the input ends) and appends its text;
+    /// returns the raw bytes read.
+    ///
+    /// # Errors
+    /// When the input fails.
+    pub fn fill(&mut self) -> std::io::Result<&[u8]> {
+        let mut n = 0;
+        while n < self.block.len() {
+            match self.input.read(&mut self.block[n..]) {
+                Ok(0) => break,
+                Ok(read) => n += read,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.eof = n < self.block.len();
+        if let Some(room) = self.decoder.max_utf8_buffer_length(n) {
+            self.text.reserve(room);
+        }
+        let (_, _, errors) =
+            self.decoder
+                .decode_to_string(&self.block[..n], &mut self.text, self.eof);
+        self.had_errors |= errors;
+        Ok(&self.block[..n])
+    }
+}
+
 /// One value per canonical column of a record: from the object's original name where the
 /// dialect binds a column to it, else from `field(column index, part, field name)` for each
 /// of the binding's fields (part 0 of a single `field`; parts of composite `fields` are

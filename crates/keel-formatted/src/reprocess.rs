@@ -27,11 +27,12 @@ use keel_catalog::Catalog;
 use keel_catalog::manifest::LandingObject;
 use keel_core::Project;
 use keel_core::project::Source;
-use keel_engine::delta::{self, Txn};
+use keel_engine::delta::{self, Staged, Txn};
 
-use crate::exec::{Chunk, evolve_table, parse_chunk, record_version, row_batches, upsert};
+use crate::exec::{evolve_table, read_chunk, record_version, row_batches, upsert};
 use crate::plan::SourcePlan;
 use crate::rows::{Row, quarantine_batch, to_batch};
+use crate::stage::{Collected, base_id};
 use crate::{FormattedError, Result};
 
 /// What reprocessing a table's quarantine did.
@@ -136,16 +137,21 @@ async fn reprocess_chunk(
     let quarantine_path = project.lake.quarantine(&plan.table);
     let ids: Vec<&str> = objects.iter().map(|o| o.object_id.as_str()).collect();
     let before = Quarantined::read(&quarantine_path, &ids).await?;
-    let Chunk {
-        rows,
-        quarantine,
-        mut entries,
-        ..
-    } = parse_chunk(project, plan, &run.run_id, objects, None, &|| {})?;
+    let mut collected = Collected::default();
+    let read = read_chunk(
+        project,
+        plan,
+        &run.run_id,
+        objects,
+        None,
+        &|| {},
+        &mut collected,
+    )?;
+    let mut entries = read.entries;
+    let (rows, quarantine, _) = collected.finish(&mut entries);
 
     let released: Vec<&Row> = rows
         .iter()
-        .flatten()
         .filter(|r| before.holds(&r.object, r.line))
         .collect();
     let superseded = superseded(project, plan, catalog, &released).await?;
@@ -191,9 +197,18 @@ async fn reprocess_chunk(
                     message: format!("cannot reprocess into `{}`: {c}", plan.table),
                 });
             }
-            batches = evolve_table(&table_path, &table_schema, &changes, batches).await?;
+            if !changes.is_empty() {
+                let schema =
+                    evolve_table(&table_path, &table_schema, &changes, &plan.schema).await?;
+                batches = batches
+                    .iter()
+                    .map(|b| crate::evolve::conform(b, &schema))
+                    .collect::<Result<_>>()?;
+            }
         }
-        let operation = upsert(&table_path, plan, batches, &txn).await?;
+        let schema = batches[0].schema();
+        let (operation, _) =
+            upsert(&table_path, plan, &Staged::Batches(schema, batches), &txn).await?;
         record_version(
             catalog,
             project,
@@ -244,9 +259,6 @@ async fn reprocess_chunk(
 }
 
 /// The object id of a row's object reference (`object_id` or `object_id!member`).
-fn base_id(reference: &str) -> &str {
-    reference.split('!').next().unwrap_or(reference)
-}
 
 /// What the quarantine held for some objects before reprocessing.
 struct Quarantined {

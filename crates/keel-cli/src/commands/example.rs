@@ -7,7 +7,7 @@ use anyhow::Context;
 use keel_example::GenerateOptions;
 use keel_example::weather_api::{self, ENV_VAR, WeatherServer};
 
-use crate::cli::{GenerateArgs, ServeWeatherArgs};
+use crate::cli::{GenerateArgs, ReadingsCsvArgs, ServeWeatherArgs};
 
 /// Generates the example data into `dir/data`.
 ///
@@ -26,6 +26,24 @@ pub fn generate(dir: &Path, args: &GenerateArgs) -> anyhow::Result<u8> {
     );
     eprintln!(
         "next: `keel example serve-weather` (it serves the weather archive API), then `keel run`"
+    );
+    Ok(0)
+}
+
+/// Writes the `hm1` readings as one large file.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn readings_csv(args: &ReadingsCsvArgs) -> anyhow::Result<u8> {
+    let written =
+        keel_example::write_readings_csv(&args.output, &options(&args.generate), args.bytes)
+            .with_context(|| format!("writing `{}`", args.output.display()))?;
+    eprintln!(
+        "wrote {} bytes, {} data lines from {} month files, to `{}`",
+        written.bytes,
+        written.lines,
+        written.files,
+        args.output.display()
     );
     Ok(0)
 }

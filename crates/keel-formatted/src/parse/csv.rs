@@ -1,7 +1,9 @@
 //! Delimited text: split with the `csv` crate per the dialect, header mapped to canonical
 //! columns, every record kept with its line number and raw text.
 
-use crate::parse::{Parsed, RawRecord, Rejection, bound_values, clip, decode};
+use std::io::Read;
+
+use crate::parse::{Blocks, MAX_RECORD_BYTES, Parsed, RawRecord, Rejection, bound_values, clip};
 use crate::plan::{CanonicalColumn, DialectPlan};
 
 /// Parses a delimited-text object into its records.
@@ -16,39 +18,41 @@ pub fn parse(
     out
 }
 
-/// Parses a delimited-text object, handing each record (or rejection) to `out` as it is
-/// read, so that a caller converting them holds one record at a time, not all of them.
+/// Parses a delimited-text object held in memory (see [`parse_stream`]).
 pub fn parse_each(
     bytes: &[u8],
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
     original_name: &str,
-    mut out: impl FnMut(Result<RawRecord, Rejection>),
+    out: impl FnMut(Result<RawRecord, Rejection>),
 ) {
-    if looks_binary(bytes, dialect.encoding) {
-        return out(Err(Rejection {
-            line: 0,
-            raw: clip(&String::from_utf8_lossy(&bytes[..bytes.len().min(256)])),
-            column: None,
-            rule: "binary".into(),
-            reason: format!(
-                "`{original_name}` holds NUL bytes: it is not {} text",
-                dialect.encoding.name()
-            ),
-        }));
-    }
-    let (text, had_errors) = decode(bytes, dialect.encoding);
-    let text: &str = &text;
-    // Lines before the header (an export's title, station, units) are not records.
-    let base = preamble_end(text, dialect.preamble_lines);
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(dialect.delimiter)
-        .quote(dialect.quote)
-        .escape(dialect.escape)
-        .double_quote(dialect.escape.is_none())
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(&text.as_bytes()[base..]);
+    // Reading a slice cannot fail.
+    let _ = parse_stream(bytes, dialect, columns, original_name, out);
+}
+
+/// Parses a delimited-text stream, handing each record (or rejection) to `out` as it is
+/// read. The stream is decoded and split a block at a time: what is held is one block and
+/// the record that straddles it, never the object. A record longer than
+/// [`MAX_RECORD_BYTES`] is rejected (`size_limit`, or `csv_syntax` when an open quote is
+/// what makes it long) and reading goes on at the next line.
+///
+/// # Errors
+/// When `input` fails (a corrupt compressed stream under it): the records already handed
+/// out cannot be taken as the whole object.
+pub fn parse_stream(
+    input: impl Read,
+    dialect: &DialectPlan,
+    columns: &[CanonicalColumn],
+    original_name: &str,
+    mut out: impl FnMut(Result<RawRecord, Rejection>),
+) -> std::io::Result<()> {
+    let mut blocks = Blocks::new(input, dialect.encoding);
+    // Decoded text (`blocks.text`) not yet handed out starts at `base`.
+    let mut base = 0usize;
+    let mut first = true;
+    let mut preamble_done = dialect.preamble_lines == 0;
+    // After an over-long record: text is dropped up to the next line end.
+    let mut skipping = false;
     let mut record = csv::StringRecord::new();
     let mut header: Option<Vec<String>> = None;
     // Index in the record of each canonical column's fields (one per part; empty when
@@ -56,115 +60,219 @@ pub fn parse_each(
     let mut field_index: Vec<Vec<usize>> = Vec::new();
     let mut missing: Vec<(usize, String)> = Vec::new();
     let mut lines = LineCounter::default();
-    loop {
-        let start = base + reader.position().byte() as usize;
-        let line = lines.at(text, skip_terminator(text, start, text.len()));
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                let end = (base + reader.position().byte() as usize).min(text.len());
+    while !blocks.eof {
+        let raw = blocks.fill()?;
+        if first {
+            first = false;
+            if looks_binary(raw, dialect.encoding) {
                 out(Err(Rejection {
-                    line,
-                    raw: clip(raw_between(text, start, end)),
+                    line: 0,
+                    raw: clip(&String::from_utf8_lossy(&raw[..raw.len().min(256)])),
                     column: None,
-                    rule: "csv_syntax".into(),
-                    reason: e.to_string(),
+                    rule: "binary".into(),
+                    reason: format!(
+                        "`{original_name}` holds NUL bytes: it is not {} text",
+                        dialect.encoding.name()
+                    ),
                 }));
-                continue;
+                return Ok(());
             }
         }
-        let start = record
-            .position()
-            .map(|p| base + p.byte() as usize)
-            .unwrap_or(start);
-        let end = (base + reader.position().byte() as usize).min(text.len());
-        let start = skip_terminator(text, start, end);
-        let line = lines.at(text, start);
-        let raw = raw_between(text, start, end);
-        let Some(names) = &header else {
-            let names: Vec<String> = record
-                .iter()
-                .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-                .collect();
-            (field_index, missing) = map_header(&names, dialect, columns);
-            header = Some(names);
-            continue;
-        };
-        if record.len() != names.len() {
-            out(Err(Rejection {
-                line,
-                raw: clip(raw),
-                column: None,
-                rule: "field_count".into(),
-                reason: format!("expected {} fields, found {}", names.len(), record.len()),
-            }));
-            continue;
+        let (eof, had_errors) = (blocks.eof, blocks.had_errors);
+        let text = &mut blocks.text;
+        if skipping {
+            match text[base..].find('\n') {
+                Some(i) => {
+                    base += i + 1;
+                    skipping = false;
+                }
+                None => {
+                    base = text.len();
+                    compact(text, &mut base, &mut lines);
+                    continue;
+                }
+            }
         }
-        if dialect.escape.is_none() && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1
-        {
-            out(Err(Rejection {
-                line,
-                raw: clip(raw),
-                column: None,
-                rule: "csv_syntax".into(),
-                reason: format!(
-                    "a quoted field opened here is never closed (the record runs to line {})",
-                    lines.at(text, end)
-                ),
-            }));
-            continue;
+        if !preamble_done {
+            // Lines before the header (an export's title, station, units) are not records.
+            let end = preamble_end(text, dialect.preamble_lines);
+            if end == text.len() && !eof {
+                continue;
+            }
+            base = end;
+            preamble_done = true;
         }
-        if let Some(fi) = record.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
-            let column = field_index
-                .iter()
-                .position(|parts| parts.contains(&fi))
-                .map(|c| columns[c].name.clone());
-            out(Err(Rejection {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(dialect.delimiter)
+            .quote(dialect.quote)
+            .escape(dialect.escape)
+            .double_quote(dialect.escape.is_none())
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&text.as_bytes()[base..]);
+        let window = base;
+        loop {
+            let start = window + reader.position().byte() as usize;
+            let read = reader.read_record(&mut record);
+            let end = (window + reader.position().byte() as usize).min(text.len());
+            // The last record of a block may go on in the next one.
+            if !eof && end >= text.len() {
+                break;
+            }
+            let line = lines.at(&text, skip_terminator(&text, start, text.len()));
+            match read {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    out(Err(Rejection {
+                        line,
+                        raw: clip(raw_between(&text, start, end)),
+                        column: None,
+                        rule: "csv_syntax".into(),
+                        reason: e.to_string(),
+                    }));
+                    base = end;
+                    continue;
+                }
+            }
+            base = end;
+            let start = record
+                .position()
+                .map(|p| window + p.byte() as usize)
+                .unwrap_or(start);
+            let start = skip_terminator(&text, start, end);
+            let line = lines.at(&text, start);
+            let raw = raw_between(&text, start, end);
+            let Some(names) = &header else {
+                let names: Vec<String> = record
+                    .iter()
+                    .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+                    .collect();
+                (field_index, missing) = map_header(&names, dialect, columns);
+                header = Some(names);
+                continue;
+            };
+            let fault = |rule: &str, column: Option<String>, reason: String| Rejection {
                 line,
                 raw: clip(raw),
                 column,
-                rule: "size_limit".into(),
-                reason: format!(
-                    "field {} holds {} bytes; the limit is {MAX_FIELD_BYTES}",
-                    fi + 1,
-                    record.get(fi).map_or(0, str::len)
-                ),
-            }));
-            continue;
-        }
-        if let Some((idx, field)) = missing.first() {
-            out(Err(Rejection {
+                rule: rule.into(),
+                reason,
+            };
+            if record.len() != names.len() {
+                out(Err(fault(
+                    "field_count",
+                    None,
+                    format!("expected {} fields, found {}", names.len(), record.len()),
+                )));
+                continue;
+            }
+            if dialect.escape.is_none()
+                && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1
+            {
+                let last = lines.clone().at(&text, end);
+                out(Err(fault(
+                    "csv_syntax",
+                    None,
+                    format!(
+                        "a quoted field opened here is never closed (the record runs to line {last})"
+                    ),
+                )));
+                continue;
+            }
+            if let Some(fi) = record.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
+                let column = field_index
+                    .iter()
+                    .position(|parts| parts.contains(&fi))
+                    .map(|c| columns[c].name.clone());
+                out(Err(fault(
+                    "size_limit",
+                    column,
+                    format!(
+                        "field {} holds {} bytes; the limit is {MAX_FIELD_BYTES}",
+                        fi + 1,
+                        record.get(fi).map_or(0, str::len)
+                    ),
+                )));
+                continue;
+            }
+            if let Some((idx, field)) = missing.first() {
+                out(Err(fault(
+                    "missing_column",
+                    Some(columns[*idx].name.clone()),
+                    format!("the header has no field `{field}`"),
+                )));
+                continue;
+            }
+            if had_errors && raw.contains('\u{fffd}') {
+                out(Err(fault(
+                    "encoding",
+                    None,
+                    format!("bytes that are not valid {}", dialect.encoding.name()),
+                )));
+                continue;
+            }
+            let values = bound_values(dialect, columns.len(), original_name, |i, part, _| {
+                field_index[i]
+                    .get(part)
+                    .and_then(|&fi| record.get(fi))
+                    .map(str::to_string)
+            });
+            out(Ok(RawRecord {
                 line,
                 raw: clip(raw),
-                column: Some(columns[*idx].name.clone()),
-                rule: "missing_column".into(),
-                reason: format!("the header has no field `{field}`"),
+                values,
             }));
-            continue;
         }
-        if had_errors && raw.contains('\u{fffd}') {
+        drop(reader);
+        if eof {
+            break;
+        }
+        if text.len() - base > MAX_RECORD_BYTES {
+            // One record has filled the window: refuse it and go on at the next line.
+            let start = skip_terminator(&text, base, text.len());
+            let line = lines.at(&text, start);
+            let held = &text[start..];
+            let open_quote = dialect.escape.is_none()
+                && held.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1;
             out(Err(Rejection {
                 line,
-                raw: clip(raw),
+                raw: clip(held),
                 column: None,
-                rule: "encoding".into(),
-                reason: format!("bytes that are not valid {}", dialect.encoding.name()),
+                rule: if open_quote {
+                    "csv_syntax"
+                } else {
+                    "size_limit"
+                }
+                .into(),
+                reason: if open_quote {
+                    format!(
+                        "a quoted field opened here is not closed within {MAX_RECORD_BYTES} bytes; \
+                         reading goes on at the next line"
+                    )
+                } else {
+                    format!("the record is longer than {MAX_RECORD_BYTES} bytes")
+                },
             }));
-            continue;
+            match held.find('\n') {
+                Some(i) if open_quote => base = start + i + 1,
+                _ => {
+                    base = text.len();
+                    skipping = true;
+                }
+            }
         }
-        let values = bound_values(dialect, columns.len(), original_name, |i, part, _| {
-            field_index[i]
-                .get(part)
-                .and_then(|&fi| record.get(fi))
-                .map(str::to_string)
-        });
-        out(Ok(RawRecord {
-            line,
-            raw: clip(raw),
-            values,
-        }));
+        compact(text, &mut base, &mut lines);
     }
+    Ok(())
+}
+
+/// Drops the text before `base` (handed out already), keeping line numbers counted.
+fn compact(text: &mut String, base: &mut usize, lines: &mut LineCounter) {
+    lines.at(text, *base);
+    text.drain(..*base);
+    lines.pos -= *base;
+    *base = 0;
 }
 
 /// Largest field accepted, in bytes (RELIABILITY C7: a bigger one is a fault, not data).
@@ -241,7 +349,7 @@ fn preamble_end(text: &str, lines: usize) -> usize {
 /// Line numbers of byte positions, counted forward as records are read: a line ends at
 /// `\n`, at `\r\n`, or at a `\r` alone (CR-only files, which the `csv` reader splits
 /// correctly but numbers as one line).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct LineCounter {
     pos: usize,
     ends: i64,
@@ -278,4 +386,139 @@ fn raw_between(text: &str, start: usize, end: usize) -> &str {
         e += 1;
     }
     text[s..e].trim_end_matches(['\r', '\n'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::BLOCK_BYTES;
+
+    fn plan() -> crate::SourcePlan {
+        let toml = r#"
+[collector]
+kind = "files"
+path = "inbox"
+[format]
+kind = "csv"
+[[format.dialects]]
+name = "d"
+[format.dialects.columns]
+id = "id"
+note = "note"
+[[columns]]
+name = "id"
+type = "string"
+[[columns]]
+name = "note"
+type = "string"
+"#;
+        let source = keel_core::project::Source {
+            name: "s".into(),
+            path: "sources/s.toml".into(),
+            spec: toml::from_str(toml).unwrap(),
+        };
+        crate::SourcePlan::new(&source).unwrap()
+    }
+
+    /// A reader that hands out at most 7 bytes per call, so that block boundaries fall
+    /// everywhere.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(7).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn parse_all(bytes: &[u8]) -> Vec<Result<RawRecord, Rejection>> {
+        let plan = plan();
+        let mut out = Vec::new();
+        parse_stream(
+            Trickle(bytes),
+            &plan.dialects[0],
+            &plan.columns,
+            "x.csv",
+            |r| {
+                out.push(r);
+            },
+        )
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn records_straddling_blocks_keep_their_lines_and_raw_text() {
+        // CRLF endings, a quoted field with a line break every 50 records, a multi-byte
+        // character on every line: about 3 blocks of text.
+        let mut text = String::from("id,note\r\n");
+        let mut expected = Vec::new();
+        let mut line = 2;
+        for i in 0..250_000 {
+            let note = if i % 50 == 0 {
+                format!("\"łine\r\nbreak {i}\"")
+            } else {
+                format!("ż{i}")
+            };
+            let raw = format!("r{i},{note}");
+            text.push_str(&raw);
+            text.push_str("\r\n");
+            expected.push((line, raw.clone()));
+            line += 1 + raw.matches('\n').count() as i64;
+        }
+        assert!(text.len() > 2 * BLOCK_BYTES);
+        let records: Vec<RawRecord> = parse_all(text.as_bytes())
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(records.len(), expected.len());
+        for (r, (line, raw)) in records.iter().zip(&expected) {
+            assert_eq!((r.line, &r.raw), (*line, raw));
+        }
+        assert_eq!(records[50].values[1].as_deref(), Some("łine\r\nbreak 50"));
+    }
+
+    #[test]
+    fn an_overlong_record_is_refused_and_reading_goes_on() {
+        let long = "x".repeat(MAX_RECORD_BYTES + 3 * BLOCK_BYTES);
+        let text = format!("id,note\na,1\nb,{long}\nc,3\nd,\"4\ne,5\n");
+        let out = parse_all(text.as_bytes());
+        let summary: Vec<(i64, String)> = out
+            .iter()
+            .map(|r| match r {
+                Ok(r) => (r.line, r.raw.clone()),
+                Err(e) => (e.line, e.rule.clone()),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (2, "a,1".to_string()),
+                (3, "size_limit".to_string()),
+                (4, "c,3".to_string()),
+                // An open quote at the end of the file runs to its end: one rejection.
+                (5, "csv_syntax".to_string()),
+            ]
+        );
+        assert!(out[1].as_ref().unwrap_err().raw.len() <= crate::parse::MAX_RAW);
+    }
+
+    #[test]
+    fn an_open_quote_longer_than_the_limit_resumes_at_the_next_line() {
+        let pad = "y".repeat(1016);
+        let body: String = (0..(MAX_RECORD_BYTES + 2 * BLOCK_BYTES) / 1024)
+            .map(|i| format!("{i:07}{pad}\n"))
+            .collect();
+        let text = format!("id,note\n\"a,{body}");
+        let out = parse_all(text.as_bytes());
+        assert_eq!(out[0].as_ref().unwrap_err().rule, "csv_syntax");
+        assert_eq!(out[0].as_ref().unwrap_err().line, 2);
+        // The lines after the quote's line are read again as records (one field each:
+        // the wrong count, but each on its own line, none lost).
+        let next = out[1].as_ref().unwrap_err();
+        assert_eq!((next.line, next.rule.as_str()), (3, "field_count"));
+        assert!(out.len() > 1000);
+    }
 }

@@ -7,35 +7,86 @@
 
 use serde_json::Value;
 
-use crate::parse::{Parsed, RawRecord, Rejection, bound_values, clip, decode, json};
+use crate::parse::{
+    Blocks, MAX_RECORD_BYTES, Parsed, RawRecord, Rejection, bound_values, clip, json,
+};
 use crate::plan::{CanonicalColumn, DialectPlan};
 
-/// Parses an NDJSON object.
+/// Parses an NDJSON stream, handing each line's record (or rejection) to `out` as it is
+/// read; what is held is one block and the line that straddles it. A line longer than
+/// [`MAX_RECORD_BYTES`] is rejected (`size_limit`) and skipped.
+///
+/// # Errors
+/// When `input` fails (a corrupt compressed stream under it).
+pub fn parse_stream(
+    input: impl std::io::Read,
+    dialect: &DialectPlan,
+    columns: &[CanonicalColumn],
+    original_name: &str,
+    mut out: impl FnMut(Result<RawRecord, Rejection>),
+) -> std::io::Result<()> {
+    let mut blocks = Blocks::new(input, dialect.encoding);
+    let mut line_no = 0i64;
+    // Inside an over-long line already rejected: its rest is dropped.
+    let mut skipping = false;
+    while !blocks.eof {
+        blocks.fill()?;
+        let (eof, had_errors) = (blocks.eof, blocks.had_errors);
+        let text = &blocks.text;
+        let mut start = 0;
+        loop {
+            let (line, next) = match text[start..].find('\n') {
+                Some(i) => (&text[start..start + i], start + i + 1),
+                None if eof && start < text.len() => (&text[start..], text.len()),
+                None => break,
+            };
+            start = next;
+            if skipping {
+                skipping = false;
+                continue;
+            }
+            line_no += 1;
+            let line = line.strip_suffix('\r').unwrap_or(line);
+            if !line.trim().is_empty() {
+                out(parse_line(
+                    line,
+                    line_no,
+                    had_errors,
+                    dialect,
+                    columns,
+                    original_name,
+                ));
+            }
+        }
+        blocks.text.drain(..start);
+        if !skipping && blocks.text.len() > MAX_RECORD_BYTES {
+            line_no += 1;
+            out(Err(Rejection {
+                line: line_no,
+                raw: clip(&blocks.text),
+                column: None,
+                rule: "size_limit".into(),
+                reason: format!("the line is longer than {MAX_RECORD_BYTES} bytes"),
+            }));
+            skipping = true;
+        }
+        if skipping {
+            blocks.text.clear();
+        }
+    }
+    Ok(())
+}
+
+/// Parses an NDJSON object held in memory.
 pub fn parse(
     bytes: &[u8],
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
     original_name: &str,
 ) -> Parsed {
-    let (text, had_errors) = decode(bytes, dialect.encoding);
     let mut out = Vec::new();
-    // `split('\n')` rather than `lines()`: the count of pieces is the physical line number,
-    // and a `\r` is only stripped where it ends a line.
-    for (i, line) in text.split('\n').enumerate() {
-        let line_no = i as i64 + 1;
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        if line.trim().is_empty() {
-            continue;
-        }
-        out.push(parse_line(
-            line,
-            line_no,
-            had_errors,
-            dialect,
-            columns,
-            original_name,
-        ));
-    }
+    // Reading a slice cannot fail.
+    let _ = parse_stream(bytes, dialect, columns, original_name, |r| out.push(r));
     out
 }
 

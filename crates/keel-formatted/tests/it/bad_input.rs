@@ -229,3 +229,39 @@ async fn every_fixture_is_quarantined_or_read_and_the_run_goes_on() {
     assert_eq!(ledger["truncated.csv.gz"], (1, 0, 1));
     assert_eq!(q("truncated.csv.gz"), ["0:compression(-)"]);
 }
+
+/// RELIABILITY C7: a 1 GiB line (inside a 1 MiB gzip object) is refused with `size_limit`
+/// as it streams past, without being held; the records around it are read.
+#[tokio::test]
+async fn a_gigabyte_line_is_refused_as_it_streams_past() {
+    let lab = Lab::new(&[("r", SOURCE)], 1000);
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(b"device,day,kwh,note\nd1,2024-01-01,1,a\nd1,2024-01-02,2,")
+        .unwrap();
+    let block = vec![b'x'; 1 << 20];
+    for _ in 0..1024 {
+        e.write_all(&block).unwrap();
+    }
+    e.write_all(b"\nd1,2024-01-03,3,c\n").unwrap();
+    let object = e.finish().unwrap();
+    assert!(
+        object.len() < 64 << 20,
+        "the object is small, its line is not"
+    );
+    lab.land("r", "huge_line.csv.gz", &object);
+    let report = lab.format("r").await;
+    assert_eq!(
+        (report.rows_written, report.rows_quarantined),
+        (2, 1),
+        "{report:?}"
+    );
+    let rows = lab
+        .rows("SELECT _keel_line, rule, length(raw) FROM quarantine.r")
+        .await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0..2], ["3".to_string(), "size_limit".to_string()]);
+    let kept = lab
+        .rows("SELECT _keel_line, note FROM formatted.r ORDER BY 1")
+        .await;
+    assert_eq!(kept, [["2", "a"], ["4", "c"]]);
+}

@@ -31,10 +31,21 @@ impl Lab {
         Lab::open(temp)
     }
 
+    /// A project whose `[engine]` table holds `engine` (TOML lines).
+    pub fn with_engine(sources: &[(&str, &str)], engine: &str) -> Lab {
+        let temp = tempfile::tempdir().unwrap();
+        Lab::write_with(temp.path(), sources, engine);
+        Lab::open(temp)
+    }
+
     pub fn write(dir: &Path, sources: &[(&str, &str)], batch_size: usize) {
+        Lab::write_with(dir, sources, &format!("batch_size = {batch_size}"));
+    }
+
+    fn write_with(dir: &Path, sources: &[(&str, &str)], engine: &str) {
         std::fs::write(
             dir.join("keel.toml"),
-            format!("name = \"formats\"\n[engine]\nbatch_size = {batch_size}\n"),
+            format!("name = \"formats\"\n[engine]\n{engine}\n"),
         )
         .unwrap();
         std::fs::create_dir_all(dir.join("sources")).unwrap();

@@ -10,6 +10,7 @@
 //! - [`numbers`]: decimal commas, thousands separators and the `1,234` ambiguity.
 //! - [`real_data`]: every real district-heating file of `../shared/data/real` formatted.
 //! - [`spectrum`]: the csv-spectrum corner cases from `../shared/data/real`.
+//! - [`staging`]: chunks spilled to disk and deduplicated by partition, as in memory.
 //! - [`time`]: timestamps to UTC, the DST rule, epoch and serial formats, composite fields.
 //! - [`typed_time`]: Parquet and spreadsheet timestamps, serials and composite fields.
 
@@ -22,6 +23,7 @@ mod ndjson;
 mod numbers;
 mod real_data;
 mod spectrum;
+mod staging;
 mod time;
 mod typed_time;
 

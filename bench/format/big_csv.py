@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Issue 4's single-big-object measurement: one delimited-text file of SIZE bytes from the
+example's generator (`keel example readings-csv`: the hm1 devices' month files under one
+header, re-sends and faulty lines included), landed as one object and formatted by
+`keel format` under `/usr/bin/time -v`.
+
+It reports wall time, CPU time and peak RSS of the format step (collect and land are timed
+apart), and checks the ledger: rows read = written + quarantined + duplicates, and the
+table's row count equals rows written minus rows replaced.
+
+Environment: SIZES ("5G" by default; e.g. "5G 20G"), BENCH_DIR (/tmp/keel-bench-big),
+KEEL (the binary; default `$CARGO_TARGET_DIR/debug/keel` or
+`~/.cache/keel-target/debug/keel`), BUILDINGS (40000) and YEARS (100): how much the
+generator simulates to draw from (the file stops at SIZE). Results go to
+BENCH_DIR/results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (the formatting benchmark's helpers: keel, timed, log)
+
+BENCH = Path(os.environ.get("BENCH_DIR", "/tmp/keel-bench-big"))
+SIZES = os.environ.get("SIZES", "5G").split()
+BUILDINGS = os.environ.get("BUILDINGS", "40000")
+YEARS = os.environ.get("YEARS", "100")
+
+
+def measure(size: str) -> dict:
+    root = BENCH / f"big{size}"
+    if root.exists():
+        shutil.rmtree(root)
+    BENCH.mkdir(parents=True, exist_ok=True)
+    run.sh(run.KEEL, "init", root, "--example", "district-heating")
+    target = root / "data" / "inbox" / "meters" / "hm1" / "2030-01-01" / "readings.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    run.keel(
+        root, "example", "readings-csv", "--output", target, "--bytes", size,
+        "--buildings", BUILDINGS, "--years", YEARS,
+    )
+    generate_s = round(time.perf_counter() - started, 1)
+    run.log(f"{size}: generated {target.stat().st_size} bytes in {generate_s} s")
+    time.sleep(3)  # the files collector takes a file once it is unchanged for 2 s
+    collect = run.timed([run.KEEL, "--project", root, "collect", "--source", "meters"])
+    land = run.timed([run.KEEL, "--project", root, "land", "--source", "meters"])
+    run.log(f"{size}: collect {collect['wall_s']} s, land {land['wall_s']} s")
+    fmt = run.timed([run.KEEL, "--project", root, "format"])
+    run.log(f"{size}: format {fmt['wall_s']} s, peak RSS {fmt['peak_rss_mib']} MiB")
+    ledger = run.keel_sql(
+        root,
+        "SELECT sum(rows_read) AS read, sum(rows_written) AS written, "
+        "sum(rows_quarantined) AS quarantined, sum(rows_duplicate) AS duplicate "
+        "FROM keel_catalog.ledger",
+    )[0]
+    table = run.keel_sql(root, "SELECT count(*) AS n FROM formatted.readings")[0]["n"]
+    quarantine = run.keel_sql(root, "SELECT count(*) AS n FROM quarantine.readings")[0]["n"]
+    read, written = int(ledger["read"]), int(ledger["written"])
+    quarantined, duplicate = int(ledger["quarantined"]), int(ledger["duplicate"])
+    balanced = read == written + quarantined + duplicate and quarantine == quarantined
+    result = {
+        "size": size,
+        "bytes": target.stat().st_size,
+        "generate_s": generate_s,
+        "collect": {k: collect[k] for k in ("wall_s", "cpu_s", "peak_rss_mib")},
+        "land": {k: land[k] for k in ("wall_s", "cpu_s", "peak_rss_mib")},
+        "format": {k: fmt[k] for k in ("wall_s", "cpu_s", "peak_rss_mib", "load_before")},
+        "rows_read": read,
+        "rows_written": written,
+        "rows_quarantined": quarantined,
+        "rows_duplicate": duplicate,
+        "table_rows": table,
+        "balanced": balanced,
+    }
+    # The lake is large: keep the numbers, not the data.
+    shutil.rmtree(root)
+    return result
+
+
+def main() -> int:
+    run.KEEL_SHA = run.snapshot_keel()
+    results = [measure(size) for size in SIZES]
+    (BENCH / "results.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0 if all(r["balanced"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,606 @@
+//! Where a chunk's records wait for their commit, and how duplicates are settled.
+//!
+//! Records arrive one at a time ([`Sink`]). The [`Stage`] turns rows into Arrow batches as
+//! they come, hash-partitioned by key so that every version of a key lands in the same
+//! partition; while the batches fit they stay in memory, past `[engine] stage_memory_mib`
+//! every partition is spilled to an Arrow IPC file in the lake's staging folder. Deduplication
+//! then runs one partition at a time (a pass over the keys' fingerprints, then a pass that
+//! keeps the live rows), so what it holds is one partition's fingerprints, whatever the
+//! chunk's size. The result is [`Staged`]: in memory, or IPC files that the Delta write and
+//! merge read as they go.
+//!
+//! The later record of a key wins. Within one object (all members of an archive together)
+//! the earlier one is a duplicate; across objects it was accepted when its own object was
+//! read, and a later version replaces it.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type, UInt64Type};
+use arrow::ipc::reader::FileReader;
+use arrow::ipc::writer::FileWriter;
+use keel_catalog::ledger::LedgerEntry;
+use keel_catalog::manifest::LandingObject;
+use keel_engine::delta::Staged;
+
+use crate::Result;
+use crate::plan::SourcePlan;
+use crate::rows::{QuarantineRow, Row, quarantine_batch, quarantine_schema, to_batch};
+
+/// Where the records of a chunk go, object by object (`object` is the object's index in the
+/// chunk).
+pub(crate) trait Sink {
+    /// A row that passed, with the fingerprint of its key (keyed sources).
+    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()>;
+    /// A record that did not.
+    fn reject(&mut self, row: QuarantineRow) -> Result<()>;
+    /// What `object` handed out so far is void: `rejection` stands for the whole object.
+    fn abort(&mut self, object: u32, object_id: &str, rejection: QuarantineRow);
+}
+
+/// Settles duplicates: offered the rows of a partition in arrival order, it remembers the
+/// latest row of each key and marks the ones replaced.
+#[derive(Default)]
+pub(crate) struct Dedup {
+    latest: HashMap<u128, (u64, u32)>,
+    dead: Vec<u64>,
+    /// Rows of earlier objects replaced by a later object's row.
+    pub(crate) replaced: u64,
+}
+
+impl Dedup {
+    /// Offers row `ordinal` (0, 1, ... in arrival order) of `object` with `key`; the ledger
+    /// entry of the object counts a duplicate within it.
+    pub(crate) fn offer(
+        &mut self,
+        ordinal: u64,
+        key: u128,
+        object: u32,
+        entries: &mut [LedgerEntry],
+    ) {
+        if let Some((prev, prev_object)) = self.latest.insert(key, (ordinal, object)) {
+            let (word, bit) = ((prev / 64) as usize, prev % 64);
+            if self.dead.len() <= word {
+                self.dead.resize(word + 1, 0);
+            }
+            self.dead[word] |= 1 << bit;
+            if prev_object == object {
+                let entry = &mut entries[object as usize];
+                entry.rows_duplicate += 1;
+                entry.rows_written -= 1;
+            } else {
+                self.replaced += 1;
+            }
+        }
+    }
+
+    /// Whether row `ordinal` is the latest of its key.
+    pub(crate) fn live(&self, ordinal: u64) -> bool {
+        let word = (ordinal / 64) as usize;
+        self.dead
+            .get(word)
+            .is_none_or(|w| w & (1 << (ordinal % 64)) == 0)
+    }
+}
+
+/// Most key partitions of a chunk.
+const MAX_PARTITIONS: u64 = 256;
+
+/// The chunk's rows and quarantine, staged for one commit each.
+pub(crate) struct Stage {
+    dir: tempfile::TempDir,
+    schema: SchemaRef,
+    plan_columns: Vec<crate::plan::CanonicalColumn>,
+    batch_size: usize,
+    keyed: bool,
+    parts: Vec<Part>,
+    quarantine: Spill,
+    quarantine_pending: Vec<QuarantineRow>,
+    aborted: HashSet<u32>,
+    aborted_ids: HashSet<String>,
+    whole: Vec<QuarantineRow>,
+    /// Bytes of the batches held in memory, and how many may be.
+    held: usize,
+    budget: usize,
+    spilled: bool,
+}
+
+struct Part {
+    rows: Vec<Row>,
+    keys: Vec<u128>,
+    objects: Vec<u32>,
+    spill: Spill,
+}
+
+/// Batches in memory, then appended to one IPC file once the stage spills.
+struct Spill {
+    path: PathBuf,
+    schema: SchemaRef,
+    memory: Vec<RecordBatch>,
+    writer: Option<FileWriter<BufWriter<File>>>,
+    on_disk: bool,
+}
+
+impl Spill {
+    fn new(path: PathBuf, schema: SchemaRef) -> Spill {
+        Spill {
+            path,
+            schema,
+            memory: Vec::new(),
+            writer: None,
+            on_disk: false,
+        }
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        if self.memory.is_empty() {
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            let file = BufWriter::with_capacity(1 << 20, File::create(&self.path)?);
+            self.writer = Some(FileWriter::try_new(file, &self.schema)?);
+            self.on_disk = true;
+        }
+        if let Some(w) = &mut self.writer {
+            for b in self.memory.drain(..) {
+                w.write(&b)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the file: no batch is added after.
+    fn close(&mut self) -> Result<()> {
+        if let Some(mut w) = self.writer.take() {
+            w.finish()?;
+        }
+        Ok(())
+    }
+
+    /// Every batch, in the order pushed (the spilled ones first, read as the iterator goes).
+    fn batches(&self) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
+        let from_file = if self.on_disk {
+            let reader = FileReader::try_new(
+                std::io::BufReader::with_capacity(1 << 20, File::open(&self.path)?),
+                None,
+            )?;
+            Some(reader.map(|b| b.map_err(Into::into)))
+        } else {
+            None
+        };
+        Ok(from_file
+            .into_iter()
+            .flatten()
+            .chain(self.memory.iter().cloned().map(Ok)))
+    }
+}
+
+impl Stage {
+    /// A stage for the chunk `objects` of `plan`'s source, in a new folder under `staging`.
+    pub(crate) fn new(
+        staging: &std::path::Path,
+        plan: &SourcePlan,
+        engine: &keel_core::spec::EngineSpec,
+        objects: &[LandingObject],
+    ) -> Result<Stage> {
+        let batch_size = engine.batch_size.max(1);
+        let partition_bytes = engine
+            .stage_partition_mib
+            .saturating_mul(1 << 20)
+            .max(1 << 10);
+        fs_err::create_dir_all(staging)?;
+        let dir = tempfile::Builder::new()
+            .prefix("chunk-")
+            .tempdir_in(staging)?;
+        let keyed = !plan.keys.is_empty();
+        // Compressed objects expand: count them at a typical ratio for text.
+        let expected: u64 = objects
+            .iter()
+            .map(|o| {
+                let bytes = o.bytes.max(0) as u64;
+                let p = o.original_path.to_ascii_lowercase();
+                if [".gz", ".gzip", ".zip"].iter().any(|e| p.ends_with(e)) {
+                    bytes.saturating_mul(6)
+                } else {
+                    bytes
+                }
+            })
+            .sum();
+        let partitions = if keyed {
+            expected.div_ceil(partition_bytes).clamp(1, MAX_PARTITIONS) as usize
+        } else {
+            1
+        };
+        let mut fields: Vec<Field> = plan
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(KEY_HI, DataType::UInt64, false));
+        fields.push(Field::new(KEY_LO, DataType::UInt64, false));
+        fields.push(Field::new(OBJECT, DataType::UInt32, false));
+        let schema = Arc::new(Schema::new(fields));
+        let parts = (0..partitions)
+            .map(|p| Part {
+                rows: Vec::new(),
+                keys: Vec::new(),
+                objects: Vec::new(),
+                spill: Spill::new(dir.path().join(format!("part-{p}.arrow")), schema.clone()),
+            })
+            .collect();
+        Ok(Stage {
+            quarantine: Spill::new(dir.path().join("quarantine.arrow"), quarantine_schema()),
+            dir,
+            schema: plan.schema.clone(),
+            plan_columns: plan.columns.clone(),
+            // Many partitions each hold a pending batch: keep those small.
+            batch_size: if partitions > 8 {
+                batch_size.clamp(1, 2048)
+            } else {
+                batch_size.max(1)
+            },
+            keyed,
+            parts,
+            quarantine_pending: Vec::new(),
+            aborted: HashSet::new(),
+            aborted_ids: HashSet::new(),
+            whole: Vec::new(),
+            held: 0,
+            budget: usize::try_from(engine.stage_memory_mib.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+            spilled: false,
+        })
+    }
+
+    fn flush_part(&mut self, p: usize) -> Result<()> {
+        let part = &mut self.parts[p];
+        if part.rows.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&Row> = part.rows.iter().collect();
+        let batch = to_batch(&self.schema, &self.plan_columns, &refs)?;
+        let hi: UInt64Array = part.keys.iter().map(|k| (k >> 64) as u64).collect();
+        let lo: UInt64Array = part.keys.iter().map(|&k| k as u64).collect();
+        let objects = UInt32Array::from(std::mem::take(&mut part.objects));
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        columns.extend([Arc::new(hi) as ArrayRef, Arc::new(lo), Arc::new(objects)]);
+        let batch = RecordBatch::try_new(part.spill.schema.clone(), columns)?;
+        part.rows.clear();
+        part.keys.clear();
+        self.held += batch.get_array_memory_size();
+        part.spill.memory.push(batch);
+        self.spill_if_full()
+    }
+
+    fn flush_quarantine(&mut self) -> Result<()> {
+        if self.quarantine_pending.is_empty() {
+            return Ok(());
+        }
+        let batch = quarantine_batch(&self.quarantine_pending)?;
+        self.quarantine_pending.clear();
+        self.held += batch.get_array_memory_size();
+        self.quarantine.memory.push(batch);
+        self.spill_if_full()
+    }
+
+    fn spill_if_full(&mut self) -> Result<()> {
+        if self.held <= self.budget {
+            return Ok(());
+        }
+        for part in &mut self.parts {
+            part.spill.spill()?;
+        }
+        self.quarantine.spill()?;
+        self.held = 0;
+        self.spilled = true;
+        Ok(())
+    }
+
+    /// Settles duplicates and returns what to commit: the live rows (in `table_schema` when
+    /// the table's schema differs from the declaration's) and the quarantine. The ledger
+    /// `entries` (one per object, in chunk order) get their duplicates counted.
+    pub(crate) fn finish(
+        mut self,
+        entries: &mut [LedgerEntry],
+        table_schema: Option<&SchemaRef>,
+    ) -> Result<Staging> {
+        for p in 0..self.parts.len() {
+            self.flush_part(p)?;
+        }
+        self.flush_quarantine()?;
+        let out_schema = table_schema.cloned().unwrap_or_else(|| self.schema.clone());
+        let width = self.schema.fields().len();
+        let mut rows_out = Output::new(self.spilled, self.dir.path().join("rows"), &out_schema)?;
+        let mut replaced = 0;
+        let (keyed, aborted) = (self.keyed, std::mem::take(&mut self.aborted));
+        for part in &mut self.parts {
+            part.spill.close()?;
+            let mut dedup = Dedup::default();
+            if keyed {
+                let mut ordinal = 0u64;
+                for batch in part.spill.batches()? {
+                    let batch = batch?;
+                    let hi = batch.column(width).as_primitive::<UInt64Type>();
+                    let lo = batch.column(width + 1).as_primitive::<UInt64Type>();
+                    let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
+                    for i in 0..batch.num_rows() {
+                        let object = objects.value(i);
+                        if !aborted.contains(&object) {
+                            let key = (u128::from(hi.value(i)) << 64) | u128::from(lo.value(i));
+                            dedup.offer(ordinal, key, object, entries);
+                        }
+                        ordinal += 1;
+                    }
+                }
+                replaced += dedup.replaced;
+            }
+            let mut ordinal = 0u64;
+            for batch in part.spill.batches()? {
+                let batch = batch?;
+                let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
+                let keep: BooleanArray = (0..batch.num_rows())
+                    .map(|i| {
+                        let live =
+                            dedup.live(ordinal + i as u64) && !aborted.contains(&objects.value(i));
+                        Some(live)
+                    })
+                    .collect();
+                ordinal += batch.num_rows() as u64;
+                let kept = arrow::compute::filter_record_batch(&batch, &keep)?;
+                let kept = kept.project(&(0..width).collect::<Vec<_>>())?;
+                let kept = match table_schema {
+                    Some(s) => crate::evolve::conform(&kept, s)?,
+                    None => kept,
+                };
+                rows_out.push(kept)?;
+            }
+            part.spill.memory.clear();
+            if part.spill.on_disk {
+                fs_err::remove_file(&part.spill.path)?;
+            }
+        }
+        let mut quarantine_out = Output::new(
+            self.spilled,
+            self.dir.path().join("quarantine"),
+            &quarantine_schema(),
+        )?;
+        let ids = std::mem::take(&mut self.aborted_ids);
+        self.quarantine.close()?;
+        for batch in self.quarantine.batches()? {
+            let batch = batch?;
+            let batch = if ids.is_empty() {
+                batch
+            } else {
+                let objects = batch.column(0).as_string::<i32>();
+                let keep: BooleanArray = objects
+                    .iter()
+                    .map(|o| Some(!o.is_some_and(|o| ids.contains(base_id(o)))))
+                    .collect();
+                arrow::compute::filter_record_batch(&batch, &keep)?
+            };
+            quarantine_out.push(batch)?;
+        }
+        if !self.whole.is_empty() {
+            quarantine_out.push(quarantine_batch(&self.whole)?)?;
+        }
+        Ok(Staging {
+            rows: rows_out.finish()?,
+            quarantine_rows: quarantine_out.rows,
+            quarantine: quarantine_out.finish()?,
+            replaced,
+            _dir: self.dir,
+        })
+    }
+}
+
+/// The reference of a zip member (`object!member`) names its object first.
+pub(crate) fn base_id(reference: &str) -> &str {
+    reference.split('!').next().unwrap_or(reference)
+}
+
+const KEY_HI: &str = "__keel_key_hi";
+const KEY_LO: &str = "__keel_key_lo";
+const OBJECT: &str = "__keel_object_index";
+
+impl Sink for Stage {
+    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()> {
+        let key = key.unwrap_or_default();
+        let p = if self.parts.len() > 1 {
+            // The high half: the low half's bits also pick the hash map's buckets.
+            ((key >> 64) as u64 % self.parts.len() as u64) as usize
+        } else {
+            0
+        };
+        let part = &mut self.parts[p];
+        part.rows.push(row);
+        part.keys.push(key);
+        part.objects.push(object);
+        if part.rows.len() >= self.batch_size {
+            self.flush_part(p)?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, row: QuarantineRow) -> Result<()> {
+        self.quarantine_pending.push(row);
+        if self.quarantine_pending.len() >= self.batch_size {
+            self.flush_quarantine()?;
+        }
+        Ok(())
+    }
+
+    fn abort(&mut self, object: u32, object_id: &str, rejection: QuarantineRow) {
+        self.aborted.insert(object);
+        self.aborted_ids.insert(object_id.to_string());
+        self.quarantine_pending
+            .retain(|q| base_id(&q.object) != object_id);
+        self.whole.push(rejection);
+    }
+}
+
+/// What a chunk commits.
+pub(crate) struct Staging {
+    /// The live rows.
+    pub(crate) rows: Staged,
+    /// The quarantine.
+    pub(crate) quarantine: Staged,
+    /// Rows in the quarantine.
+    pub(crate) quarantine_rows: usize,
+    /// Rows of earlier objects replaced by a later object's row.
+    pub(crate) replaced: u64,
+    /// The staging folder, removed when the commit is done.
+    _dir: tempfile::TempDir,
+}
+
+/// Where settled batches go: kept in memory, or written to IPC files when the stage spilled.
+struct Output {
+    schema: SchemaRef,
+    memory: Vec<RecordBatch>,
+    file: Option<(PathBuf, FileWriter<BufWriter<File>>)>,
+    rows: usize,
+}
+
+impl Output {
+    fn new(spilled: bool, dir: PathBuf, schema: &SchemaRef) -> Result<Output> {
+        let file = if spilled {
+            fs_err::create_dir_all(&dir)?;
+            let file = BufWriter::with_capacity(1 << 20, File::create(dir.join("0.arrow"))?);
+            Some((dir, FileWriter::try_new(file, schema)?))
+        } else {
+            None
+        };
+        Ok(Output {
+            schema: schema.clone(),
+            memory: Vec::new(),
+            file,
+            rows: 0,
+        })
+    }
+
+    fn push(&mut self, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.rows += batch.num_rows();
+        match &mut self.file {
+            Some((_, w)) => w.write(&batch)?,
+            None => self.memory.push(batch),
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Staged> {
+        Ok(match self.file {
+            Some((dir, mut w)) if self.rows > 0 => {
+                w.finish()?;
+                Staged::Files(self.schema, dir)
+            }
+            // One empty batch when there are no rows, so that a first commit still
+            // creates the table with its schema.
+            _ if self.rows == 0 => Staged::Batches(
+                self.schema.clone(),
+                vec![RecordBatch::new_empty(self.schema)],
+            ),
+            _ => Staged::Batches(self.schema, self.memory),
+        })
+    }
+}
+
+/// A chunk's records kept in memory as rows (reprocessing, which matches them one by one
+/// against what the quarantine held).
+#[derive(Default)]
+pub(crate) struct Collected {
+    rows: Vec<(u32, Option<u128>, Row)>,
+    quarantine: Vec<QuarantineRow>,
+    aborted: HashSet<u32>,
+    whole: Vec<QuarantineRow>,
+}
+
+impl Sink for Collected {
+    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()> {
+        self.rows.push((object, key, row));
+        Ok(())
+    }
+
+    fn reject(&mut self, row: QuarantineRow) -> Result<()> {
+        self.quarantine.push(row);
+        Ok(())
+    }
+
+    fn abort(&mut self, object: u32, object_id: &str, rejection: QuarantineRow) {
+        self.aborted.insert(object);
+        self.quarantine.retain(|q| base_id(&q.object) != object_id);
+        self.whole.push(rejection);
+    }
+}
+
+impl Collected {
+    /// The live rows (duplicates settled, counted in `entries`), the quarantine, and the
+    /// rows of earlier objects replaced.
+    pub(crate) fn finish(self, entries: &mut [LedgerEntry]) -> (Vec<Row>, Vec<QuarantineRow>, u64) {
+        let mut dedup = Dedup::default();
+        let rows: Vec<(u64, Option<u128>, u32, Row)> = self
+            .rows
+            .into_iter()
+            .filter(|(o, _, _)| !self.aborted.contains(o))
+            .enumerate()
+            .map(|(i, (o, k, r))| (i as u64, k, o, r))
+            .collect();
+        for (ordinal, key, object, _) in &rows {
+            if let Some(key) = key {
+                dedup.offer(*ordinal, *key, *object, entries);
+            }
+        }
+        let live = rows
+            .into_iter()
+            .filter(|(ordinal, ..)| dedup.live(*ordinal))
+            .map(|(.., r)| r)
+            .collect();
+        let mut quarantine = self.quarantine;
+        quarantine.extend(self.whole);
+        (live, quarantine, dedup.replaced)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> LedgerEntry {
+        LedgerEntry {
+            object_id: String::new(),
+            table_name: String::new(),
+            run_id: String::new(),
+            dialect: String::new(),
+            rows_read: 0,
+            rows_written: 3,
+            rows_quarantined: 0,
+            rows_duplicate: 0,
+            delta_version: 0,
+        }
+    }
+
+    #[test]
+    fn the_later_row_of_a_key_wins_within_and_across_objects() {
+        let mut entries = vec![entry(), entry()];
+        let mut d = Dedup::default();
+        d.offer(0, 1, 0, &mut entries);
+        d.offer(1, 2, 0, &mut entries);
+        d.offer(2, 1, 0, &mut entries); // duplicate within object 0
+        d.offer(3, 2, 1, &mut entries); // object 1 replaces object 0's key 2
+        d.offer(200, 9, 1, &mut entries);
+        let live: Vec<u64> = [0, 1, 2, 3, 200]
+            .into_iter()
+            .filter(|&o| d.live(o))
+            .collect();
+        assert_eq!(live, [2, 3, 200]);
+        assert_eq!((entries[0].rows_duplicate, entries[0].rows_written), (1, 2));
+        assert_eq!((entries[1].rows_duplicate, entries[1].rows_written), (0, 3));
+        assert_eq!(d.replaced, 1);
+    }
+}
