@@ -8,7 +8,7 @@ It reports wall time, CPU time and peak RSS of the format step (collect and land
 apart), and checks the ledger: rows read = written + quarantined + duplicates, and the
 table's row count equals rows written minus rows replaced.
 
-Environment: SIZES ("5G" by default; e.g. "5G 20G"), BENCH_DIR (/tmp/keel-bench-big),
+Environment: BIG_SIZES ("5G" by default; e.g. "5G 20G"), BENCH_DIR (/tmp/keel-bench-big),
 KEEL (the binary; default `$CARGO_TARGET_DIR/debug/keel` or
 `~/.cache/keel-target/debug/keel`), BUILDINGS (40000) and YEARS (100): how much the
 generator simulates to draw from (the file stops at SIZE). Results go to
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run  # noqa: E402  (the formatting benchmark's helpers: keel, timed, log)
 
 BENCH = Path(os.environ.get("BENCH_DIR", "/tmp/keel-bench-big"))
-SIZES = os.environ.get("SIZES", "5G").split()
+SIZES = os.environ.get("BIG_SIZES", "5G").split()
 BUILDINGS = os.environ.get("BUILDINGS", "40000")
 YEARS = os.environ.get("YEARS", "100")
 
@@ -41,6 +41,8 @@ def measure(size: str) -> dict:
     run.sh(run.KEEL, "init", root, "--example", "district-heating")
     target = root / "data" / "inbox" / "meters" / "hm1" / "2030-01-01" / "readings.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
+    # The example's other file sources must find their folders (they stay empty).
+    (root / "data" / "inbox" / "registry").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     run.keel(
         root, "example", "readings-csv", "--output", target, "--bytes", size,

@@ -177,6 +177,16 @@ pub enum Staged {
 }
 
 impl Staged {
+    /// A session to read staged rows in. Its scans never split a file into byte ranges:
+    /// DataFusion reads an Arrow IPC range by fetching all of its batches at once, while a
+    /// whole local file is read a batch at a time (so the staged files are kept small and
+    /// several of them are read side by side instead).
+    fn session() -> datafusion::prelude::SessionContext {
+        datafusion::prelude::SessionContext::new_with_config(
+            datafusion::prelude::SessionConfig::new().with_repartition_file_scans(false),
+        )
+    }
+
     /// The rows' schema.
     pub fn schema(&self) -> &arrow::datatypes::SchemaRef {
         match self {
@@ -228,7 +238,7 @@ pub async fn write_staged(
     if let Staged::Batches(_, batches) = staged {
         return write(path, batches.clone(), mode, txn).await;
     }
-    let ctx = datafusion::prelude::SessionContext::new();
+    let ctx = Staged::session();
     let frame = staged.frame(&ctx, "staged").await?;
     write_plan(path, frame.into_unoptimized_plan(), ctx.state(), mode, txn).await
 }
@@ -508,11 +518,11 @@ pub async fn merge_staged(
     keys: &[String],
     txn: Option<&Txn>,
 ) -> Result<i64> {
-    use datafusion::prelude::{SessionContext, col};
+    use datafusion::prelude::col;
     let Some(table) = open(path).await? else {
         return write_staged(path, staged, WriteMode::Append, txn).await;
     };
-    let ctx = SessionContext::new();
+    let ctx = Staged::session();
     let source = staged.frame(&ctx, "source").await?;
     let predicate = keys
         .iter()
@@ -527,6 +537,7 @@ pub async fn merge_staged(
         .collect();
     let (table, _metrics) = table
         .merge(source, predicate)
+        .with_session_state(Arc::new(ctx.state()))
         .with_source_alias("source")
         .with_target_alias("target")
         .with_commit_properties(commit_properties(txn))
@@ -570,14 +581,13 @@ pub async fn any_key_exists(path: &Path, batches: &[RecordBatch], keys: &[String
 /// When the table or the staged rows cannot be scanned.
 pub async fn any_key_exists_staged(path: &Path, staged: &Staged, keys: &[String]) -> Result<bool> {
     use arrow::array::Array as _;
-    use datafusion::prelude::SessionContext;
     let Some(table) = open(path).await? else {
         return Ok(false);
     };
     if keys.is_empty() {
         return Ok(false);
     }
-    let ctx = SessionContext::new();
+    let ctx = Staged::session();
     register(&ctx, "target", &table, path).await?;
     staged.frame(&ctx, "incoming").await?;
     let quoted: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();

@@ -457,27 +457,34 @@ pub(crate) struct Staging {
     _dir: tempfile::TempDir,
 }
 
-/// Where settled batches go: kept in memory, or written to IPC files when the stage spilled.
+/// Where settled batches go: kept in memory, or written to IPC files when the stage
+/// spilled, a new file every [`OUTPUT_FILE_BYTES`] (the write reads files side by side,
+/// each a batch at a time).
 struct Output {
     schema: SchemaRef,
     memory: Vec<RecordBatch>,
-    file: Option<(PathBuf, FileWriter<BufWriter<File>>)>,
+    dir: Option<PathBuf>,
+    file: Option<FileWriter<BufWriter<File>>>,
+    files: usize,
+    file_bytes: usize,
     rows: usize,
 }
 
+/// Bytes of batches per staged output file.
+const OUTPUT_FILE_BYTES: usize = 128 << 20;
+
 impl Output {
     fn new(spilled: bool, dir: PathBuf, schema: &SchemaRef) -> Result<Output> {
-        let file = if spilled {
+        if spilled {
             fs_err::create_dir_all(&dir)?;
-            let file = BufWriter::with_capacity(1 << 20, File::create(dir.join("0.arrow"))?);
-            Some((dir, FileWriter::try_new(file, schema)?))
-        } else {
-            None
-        };
+        }
         Ok(Output {
             schema: schema.clone(),
             memory: Vec::new(),
-            file,
+            dir: spilled.then_some(dir),
+            file: None,
+            files: 0,
+            file_bytes: 0,
             rows: 0,
         })
     }
@@ -487,19 +494,33 @@ impl Output {
             return Ok(());
         }
         self.rows += batch.num_rows();
-        match &mut self.file {
-            Some((_, w)) => w.write(&batch)?,
-            None => self.memory.push(batch),
+        let Some(dir) = &self.dir else {
+            self.memory.push(batch);
+            return Ok(());
+        };
+        if self.file.is_none() || self.file_bytes >= OUTPUT_FILE_BYTES {
+            if let Some(mut done) = self.file.take() {
+                done.finish()?;
+            }
+            let path = dir.join(format!("{}.arrow", self.files));
+            let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
+            self.file = Some(FileWriter::try_new(file, &self.schema)?);
+            self.files += 1;
+            self.file_bytes = 0;
+        }
+        self.file_bytes += batch.get_array_memory_size();
+        if let Some(w) = &mut self.file {
+            w.write(&batch)?;
         }
         Ok(())
     }
 
-    fn finish(self) -> Result<Staged> {
-        Ok(match self.file {
-            Some((dir, mut w)) if self.rows > 0 => {
-                w.finish()?;
-                Staged::Files(self.schema, dir)
-            }
+    fn finish(mut self) -> Result<Staged> {
+        if let Some(mut w) = self.file.take() {
+            w.finish()?;
+        }
+        Ok(match self.dir {
+            Some(dir) if self.rows > 0 => Staged::Files(self.schema, dir),
             // One empty batch when there are no rows, so that a first commit still
             // creates the table with its schema.
             _ if self.rows == 0 => Staged::Batches(
