@@ -258,8 +258,6 @@ async fn reprocess_chunk(
     Ok(())
 }
 
-/// The object id of a row's object reference (`object_id` or `object_id!member`).
-
 /// What the quarantine held for some objects before reprocessing.
 struct Quarantined {
     /// (reference, line) of each quarantined row.

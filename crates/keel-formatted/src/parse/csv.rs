@@ -119,14 +119,14 @@ pub fn parse_stream(
             if !eof && end >= text.len() {
                 break;
             }
-            let line = lines.at(&text, skip_terminator(&text, start, text.len()));
+            let line = lines.at(text, skip_terminator(text, start, text.len()));
             match read {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
                     out(Err(Rejection {
                         line,
-                        raw: clip(raw_between(&text, start, end)),
+                        raw: clip(raw_between(text, start, end)),
                         column: None,
                         rule: "csv_syntax".into(),
                         reason: e.to_string(),
@@ -140,9 +140,9 @@ pub fn parse_stream(
                 .position()
                 .map(|p| window + p.byte() as usize)
                 .unwrap_or(start);
-            let start = skip_terminator(&text, start, end);
-            let line = lines.at(&text, start);
-            let raw = raw_between(&text, start, end);
+            let start = skip_terminator(text, start, end);
+            let line = lines.at(text, start);
+            let raw = raw_between(text, start, end);
             let Some(names) = &header else {
                 let names: Vec<String> = record
                     .iter()
@@ -170,7 +170,7 @@ pub fn parse_stream(
             if dialect.escape.is_none()
                 && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1
             {
-                let last = lines.clone().at(&text, end);
+                let last = lines.clone().at(text, end);
                 out(Err(fault(
                     "csv_syntax",
                     None,
@@ -230,8 +230,8 @@ pub fn parse_stream(
         }
         if text.len() - base > MAX_RECORD_BYTES {
             // One record has filled the window: refuse it and go on at the next line.
-            let start = skip_terminator(&text, base, text.len());
-            let line = lines.at(&text, start);
+            let start = skip_terminator(text, base, text.len());
+            let line = lines.at(text, start);
             let held = &text[start..];
             let open_quote = dialect.escape.is_none()
                 && held.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1;
