@@ -268,3 +268,32 @@ fn a_json_document_with_a_duplicate_key_is_refused_whole() {
         "{parsed:?}"
     );
 }
+
+/// A line longer than the streaming limit is refused as `size_limit` without being held, and
+/// the lines after it keep their physical numbers; lines straddle the 1 MiB read blocks.
+#[test]
+fn an_overlong_line_is_refused_and_the_next_lines_are_read() {
+    let plan = plan(CUSTOMERS);
+    let line = |i: usize| format!("{{\"customer_id\":\"C-{i}\",\"internal_ref\":\"B{i:05}\"}}\n");
+    let mut text = line(1);
+    text.push_str(&format!(
+        "{{\"customer_id\":\"{}\"}}\n",
+        "x".repeat(keel_formatted::parse::MAX_RECORD_BYTES + (3 << 20))
+    ));
+    for i in 3..=60_000 {
+        text.push_str(&line(i));
+    }
+    let parsed = ndjson::parse(
+        text.as_bytes(),
+        &plan.dialects[0],
+        &plan.columns,
+        "c.ndjson",
+    );
+    let outcomes = outcomes(&parsed, &plan);
+    assert_eq!(outcomes.len(), 60_000);
+    assert_eq!(outcomes[..3], ["ok", "size_limit@2", "ok"]);
+    assert!(outcomes[2..].iter().all(|o| o == "ok"));
+    let last = parsed.last().unwrap().as_ref().unwrap();
+    assert_eq!(last.line, 60_000);
+    assert_eq!(last.values[0].as_deref(), Some("C-60000"));
+}
