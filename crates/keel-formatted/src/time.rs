@@ -355,6 +355,9 @@ pub fn show_instant(us: i64) -> String {
 /// A `strftime` parse: an offset or `%s` make an instant, an hour a local date and time,
 /// else a date.
 fn parse_strftime(text: &str, format: &str) -> chrono::ParseResult<Moment> {
+    if let Some(date) = fixed_width_date(text, format) {
+        return Ok(Moment::Date(date));
+    }
     let mut p = Parsed::new();
     chrono::format::parse(&mut p, text, StrftimeItems::new(format))?;
     if p.hour_mod_12().is_some() && p.minute().is_none() {
@@ -370,6 +373,46 @@ fn parse_strftime(text: &str, format: &str) -> chrono::ParseResult<Moment> {
         return Ok(Moment::Local(p.to_naive_datetime_with_offset(0)?));
     }
     Ok(Moment::Date(p.to_naive_date()?))
+}
+
+/// A date whose format is only `%Y`, `%m`, `%d` and literal separators (`%Y-%m-%d`,
+/// `%d.%m.%Y`, ...), read directly when the text has the fixed-width shape (four-digit
+/// year, two-digit month and day): the common case, without chrono's walk of the format
+/// string for every value. Anything else (`None`) goes through chrono, which reads these
+/// shapes to the same date.
+fn fixed_width_date(text: &str, format: &str) -> Option<NaiveDate> {
+    let (mut t, mut f) = (text.as_bytes(), format.as_bytes());
+    let (mut year, mut month, mut day) = (None, None, None);
+    while let Some((&c, rest)) = f.split_first() {
+        if c != b'%' {
+            let (&d, text_rest) = t.split_first()?;
+            if d != c {
+                return None;
+            }
+            (t, f) = (text_rest, rest);
+            continue;
+        }
+        let (&spec, rest) = rest.split_first()?;
+        let width = if spec == b'Y' { 4 } else { 2 };
+        if t.len() < width {
+            return None;
+        }
+        let (digits, text_rest) = t.split_at(width);
+        let n = digits.iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })?;
+        match spec {
+            b'Y' => year = Some(n as i32),
+            b'm' => month = Some(n),
+            b'd' => day = Some(n),
+            _ => return None,
+        }
+        (t, f) = (text_rest, rest);
+    }
+    if !t.is_empty() {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year?, month?, day?)
 }
 
 /// A number written with `decimal` as separator (or an integer).
@@ -448,6 +491,30 @@ pub fn excel_serial(v: f64) -> Result<NaiveDateTime, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fixed_width_dates_read_as_chrono_reads_them() {
+        let cases = [
+            ("2024-02-29", "%Y-%m-%d"),
+            ("29.02.2024", "%d.%m.%Y"),
+            ("2024/12/01", "%Y/%m/%d"),
+            ("2023-02-29", "%Y-%m-%d"),
+            ("2024-2-9", "%Y-%m-%d"),
+            ("2024-02-29x", "%Y-%m-%d"),
+            ("2024-02-2x", "%Y-%m-%d"),
+            ("24-02-29", "%y-%m-%d"),
+            ("2024-02-29", "%Y.%m.%d"),
+        ];
+        for (text, format) in cases {
+            let fast = fixed_width_date(text, format);
+            let chrono = NaiveDate::parse_from_str(text, format).ok();
+            // The fast path never disagrees; where it declines, chrono decides.
+            assert!(fast.is_none() || fast == chrono, "{text} {format}");
+        }
+        assert!(fixed_width_date("2024-02-29", "%Y-%m-%d").is_some());
+        assert!(fixed_width_date("29.02.2024", "%d.%m.%Y").is_some());
+        assert_eq!(fixed_width_date("2024-2-9", "%Y-%m-%d"), None);
+    }
 
     fn local(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap()
