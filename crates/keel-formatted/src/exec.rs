@@ -404,21 +404,66 @@ pub(crate) fn row_batches(
 }
 
 /// A 128-bit fingerprint of a row's key: two SipHash passes (one salted) over the key's
-/// parts, each length-prefixed. Two different keys collide with probability ~2⁻¹²⁸; what
-/// deduplication holds per row is these 16 bytes instead of the key's text.
+/// parts as [`crate::convert::Value::key_part`] writes them, each length-prefixed (integers
+/// and dates written into a stack buffer, strings hashed in place: no allocation for the
+/// usual keys). Two different keys collide with probability ~2⁻¹²⁸; what deduplication
+/// holds per row is these 16 bytes instead of the key's text.
 fn key_fingerprint(values: &[crate::convert::Value], keys: &[usize]) -> u128 {
+    use std::fmt::Write as _;
     use std::hash::{Hash, Hasher};
+
+    use crate::convert::Value;
     let mut a = std::collections::hash_map::DefaultHasher::new();
     let mut b = std::collections::hash_map::DefaultHasher::new();
     0x6b65_656c_u32.hash(&mut b);
-    for &k in keys {
-        let part = values[k].key_part();
+    let mut feed = |part: &[u8]| {
         part.len().hash(&mut a);
         part.hash(&mut a);
         part.len().hash(&mut b);
         part.hash(&mut b);
+    };
+    for &k in keys {
+        let mut digits = Digits::default();
+        match &values[k] {
+            Value::Str(s) => feed(s.as_bytes()),
+            Value::Null => feed(b""),
+            Value::Int(v) | Value::Timestamp(v) => {
+                let _ = write!(digits, "{v}");
+                feed(digits.bytes());
+            }
+            Value::Date(v) => {
+                let _ = write!(digits, "{v}");
+                feed(digits.bytes());
+            }
+            other => feed(other.key_part().as_bytes()),
+        }
     }
     (u128::from(a.finish()) << 64) | u128::from(b.finish())
+}
+
+/// The decimal text of an integer, written without allocating (at most 20 characters).
+#[derive(Default)]
+struct Digits {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Digits {
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl std::fmt::Write for Digits {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 /// Appends `rows`, or merges them by the source's keys when one of their keys is already in
@@ -641,6 +686,31 @@ mod tests {
             collector: serde_json::Value::Null,
             run_id: String::new(),
             seq,
+        }
+    }
+
+    #[test]
+    fn fingerprints_equal_exactly_when_key_texts_do() {
+        use crate::convert::Value;
+        let text = |v: &[Value]| v.iter().map(Value::key_part).collect::<Vec<_>>();
+        let rows = [
+            vec![Value::Str("d1".into()), Value::Date(19_000)],
+            vec![Value::Str("d1".into()), Value::Date(19_001)],
+            vec![Value::Str("d1".into()), Value::Int(-19_000)],
+            vec![Value::Str("d11".into()), Value::Int(9)],
+            vec![Value::Str("d1".into()), Value::Int(19)],
+            vec![Value::Null, Value::Float(1e300)],
+            vec![Value::Str(String::new()), Value::Float(1e300)],
+            vec![Value::Timestamp(i64::MIN), Value::Bool(true)],
+        ];
+        for x in &rows {
+            for y in &rows {
+                assert_eq!(
+                    key_fingerprint(x, &[0, 1]) == key_fingerprint(y, &[0, 1]),
+                    text(x) == text(y),
+                    "{x:?} {y:?}"
+                );
+            }
         }
     }
 
