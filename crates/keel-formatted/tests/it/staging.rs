@@ -1,7 +1,8 @@
 //! A chunk staged on disk (spilled past a zero memory budget, cut into many key
 //! partitions) formats into exactly what the in-memory stage gives: the same rows, the same
 //! quarantine and the same ledger, with duplicates settled within and across objects and a
-//! corrupt gzip object voided whole after its first rows were staged.
+//! corrupt gzip object voided whole after its first rows were staged; a later run merges
+//! into the table from the staged files.
 
 use std::io::Write;
 
@@ -87,6 +88,22 @@ async fn formatted(engine: &str) -> (Vec<Vec<String>>, Vec<Vec<String>>, Vec<Vec
     }
     let report = lab.format("r").await;
     assert_eq!(report.rows_replaced, 2, "{report:?}");
+    // A later run with keys already in the table: a merge, from the staged files when the
+    // stage spilled.
+    lab.land(
+        "r",
+        "d0_202402_late.csv",
+        b"device,day,kwh\nd0,2024-02-01,777\nd0,2024-02-02,778\n",
+    );
+    let late = lab.format("r").await;
+    assert_eq!((late.rows_written, late.commits), (2, 1), "{late:?}");
+    let operation = lab
+        .rows(
+            "SELECT operation FROM keel_catalog.dataset_versions \
+             WHERE name = 'formatted.r' ORDER BY version DESC LIMIT 1",
+        )
+        .await;
+    assert_eq!(operation, [["merge"]]);
     let rows = lab
         .rows("SELECT device, day, kwh, _keel_line FROM formatted.r ORDER BY device, day")
         .await;
