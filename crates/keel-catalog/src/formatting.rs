@@ -151,11 +151,10 @@ impl Catalog {
     /// # Errors
     /// When the query fails.
     pub fn ledger_with_quarantine(&self, table: &str) -> Result<Vec<LedgerEntry>> {
-        Ok(self
-            .ledger(table)?
-            .into_iter()
-            .filter(|e| e.rows_quarantined > 0)
-            .collect())
+        self.query_ledger(
+            "l.table_name = ?1 AND l.rows_quarantined > 0",
+            params![table],
+        )
     }
 
     /// Number of ledger lines archived for `table` (by rebuilds and reprocessing).

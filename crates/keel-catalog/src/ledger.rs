@@ -95,7 +95,7 @@ impl Catalog {
         )
     }
 
-    fn query_ledger(
+    pub(crate) fn query_ledger(
         &self,
         condition: &str,
         params: impl rusqlite::Params,

@@ -278,7 +278,6 @@ impl Quarantined {
         let Some(ctx) = delta::session_with(path, "q").await? else {
             return Ok(q);
         };
-        let wanted: HashSet<&str> = ids.iter().copied().collect();
         let list = ids
             .iter()
             .map(|id| format!("'{}'", id.replace('\'', "''")))
@@ -300,9 +299,6 @@ impl Quarantined {
             let lines = b.column(1).as_primitive::<Int64Type>();
             for i in 0..b.num_rows() {
                 let object = objects.value(i);
-                if !wanted.contains(base_id(object)) {
-                    continue;
-                }
                 let line = lines.value(i);
                 if line == 0 {
                     q.whole.insert(object.to_string());
