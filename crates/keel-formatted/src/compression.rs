@@ -131,20 +131,12 @@ fn gunzip(bytes: &[u8], limit: u64) -> Result<Vec<u8>, Rejection> {
         ));
     }
     let mut out = Vec::new();
-    let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(limit.saturating_add(1));
-    if let Err(e) = decoder.read_to_end(&mut out) {
-        return Err(whole(
-            "compression",
-            clip(&String::from_utf8_lossy(&out)),
-            format!(
-                "the gzip stream cannot be read to its end ({e}) after {} decompressed bytes; \
-                 its rows cannot be verified complete, so none are taken",
-                out.len()
-            ),
-        ));
-    }
-    if out.len() as u64 > limit {
-        return Err(size_limit(limit));
+    if let Err(e) = gunzip_stream(bytes, limit).read_to_end(&mut out) {
+        let mut rejection = stream_rejection(&e);
+        if rejection.rule == "compression" {
+            rejection.raw = clip(&String::from_utf8_lossy(&out));
+        }
+        return Err(rejection);
     }
     Ok(out)
 }

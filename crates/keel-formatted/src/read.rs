@@ -160,11 +160,11 @@ fn stream_text(
     emit: &mut dyn FnMut(&Origin, Record),
 ) -> std::io::Result<()> {
     let reference: Arc<str> = Arc::from(object.object_id.as_str());
+    let mut sample = Vec::with_capacity(SAMPLE_BYTES);
+    (&mut input)
+        .take(SAMPLE_BYTES as u64)
+        .read_to_end(&mut sample)?;
     let Some(declared) = plan.dialect_for_any(paths) else {
-        let mut sample = Vec::new();
-        (&mut input)
-            .take(SAMPLE_BYTES as u64)
-            .read_to_end(&mut sample)?;
         let origin = Origin {
             reference: reference.clone(),
             dialect: Arc::from("-"),
@@ -175,10 +175,6 @@ fn stream_text(
         }
         return Ok(());
     };
-    let mut sample = Vec::with_capacity(SAMPLE_BYTES);
-    (&mut input)
-        .take(SAMPLE_BYTES as u64)
-        .read_to_end(&mut sample)?;
     let (resolved, detected) = resolve(plan, declared, &sample, &reference);
     let dialect = resolved.as_ref().unwrap_or(declared);
     let origin = Origin {
