@@ -39,6 +39,11 @@ impl Lake {
         self.root.join("formatted").join("_quarantine").join(table)
     }
 
+    /// The Delta table of the physical-validity flags on a formatted table's rows.
+    pub fn flags(&self, table: &str) -> PathBuf {
+        self.root.join("formatted").join("_flags").join(table)
+    }
+
     /// The Delta table of an exploitation model.
     pub fn exploitation(&self, model: &str) -> PathBuf {
         self.root.join("exploitation").join(model)

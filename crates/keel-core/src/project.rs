@@ -356,6 +356,49 @@ fn validate_collector(project: &Project, source: &Source) -> Result<()> {
     Ok(())
 }
 
+/// A counter is numeric, ordered by a declared date or timestamp column, and its series
+/// columns are declared.
+fn validate_counter(
+    source: &Source,
+    counter: &crate::spec::CounterSpec,
+    data_type: ColumnType,
+) -> std::result::Result<(), String> {
+    if !matches!(data_type, ColumnType::Int64 | ColumnType::Float64) {
+        return Err("only a numeric column can be a counter".into());
+    }
+    let columns = &source.spec.columns;
+    let type_of = |name: &str| columns.iter().find(|c| c.name == name).map(|c| c.data_type);
+    match type_of(&counter.order) {
+        Some(ColumnType::Date | ColumnType::Timestamp) => {}
+        Some(_) => {
+            return Err(format!(
+                "`order`: `{}` is not a date or timestamp",
+                counter.order
+            ));
+        }
+        None => {
+            return Err(format!(
+                "`order`: `{}` is not a declared column",
+                counter.order
+            ));
+        }
+    }
+    for s in counter.series_columns(&source.spec.keys.primary) {
+        if type_of(&s).is_none() {
+            return Err(format!("`series`: `{s}` is not a declared column"));
+        }
+    }
+    for (key, value) in [
+        ("rollover", counter.rollover),
+        ("max_per_hour", counter.max_per_hour),
+    ] {
+        if value.is_some_and(|v| v <= 0.0 || !v.is_finite()) {
+            return Err(format!("`{key}` must be a positive number"));
+        }
+    }
+    Ok(())
+}
+
 fn validate_source(project: &Project, source: &Source) -> Result<()> {
     let err = |msg: String| CoreError::config(&source.path, msg);
     check_identifier(source.table()).map_err(|m| err(format!("key `table`: {m}")))?;
@@ -374,6 +417,12 @@ fn validate_source(project: &Project, source: &Source) -> Result<()> {
             return Err(err(format!(
                 "key `columns[{i}]`: `min`/`max` only apply to numeric columns"
             )));
+        }
+    }
+    for (i, c) in source.spec.columns.iter().enumerate() {
+        if let Some(counter) = &c.counter {
+            validate_counter(source, counter, c.data_type)
+                .map_err(|m| err(format!("key `columns[{i}].counter`: {m}")))?;
         }
     }
     if source.spec.columns.is_empty() {

@@ -748,12 +748,49 @@ pub struct ColumnSpec {
     /// Largest accepted value (numeric columns).
     #[serde(default)]
     pub max: Option<f64>,
+    /// The column is a cumulative register (a meter index): its readings are checked in
+    /// time order per series for falls, roll-overs and spikes (numeric columns).
+    #[serde(default)]
+    pub counter: Option<CounterSpec>,
     /// What the column means.
     #[serde(default)]
     pub description: Option<String>,
     /// Tags such as `pii`.
     #[serde(default)]
     pub tags: Vec<String>,
+}
+
+/// `counter = { order = "hour", ... }` on a column: a cumulative register whose readings
+/// only grow within a series, read in time order. A reading that breaks this is flagged
+/// (`flags.<table>`), never dropped; `valid.<table>` is the table without the invalid ones.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterSpec {
+    /// The date or timestamp column that orders the readings.
+    pub order: String,
+    /// The columns naming one register (a meter); default: the primary key without `order`.
+    #[serde(default)]
+    pub series: Option<Vec<String>>,
+    /// The register wraps to zero when it reaches this value.
+    #[serde(default)]
+    pub rollover: Option<f64>,
+    /// The largest plausible rise per hour; a faster one is a spike or a jump.
+    #[serde(default)]
+    pub max_per_hour: Option<f64>,
+}
+
+impl CounterSpec {
+    /// The series columns: the declared ones, or the primary key without the order column.
+    pub fn series_columns(&self, primary: &[String]) -> Vec<String> {
+        match &self.series {
+            Some(s) => s.clone(),
+            None => primary
+                .iter()
+                .filter(|k| **k != self.order)
+                .cloned()
+                .collect(),
+        }
+    }
 }
 
 /// Canonical column types.

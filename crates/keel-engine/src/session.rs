@@ -1,5 +1,6 @@
 //! The DataFusion session: one per command, with the lake's tables registered by zone
-//! (`formatted.<table>`, `quarantine.<table>`, `exploitation.<model>`,
+//! (`formatted.<table>`, `quarantine.<table>`, `flags.<table>` and `valid.<table>` (the
+//! formatted rows without those flagged invalid), `exploitation.<model>`,
 //! `keel_catalog.<table>`) and `information_schema` enabled so tools can list them.
 
 use std::collections::BTreeMap;
@@ -16,7 +17,14 @@ use keel_core::Lake;
 use crate::{Result, catalog_tables, delta};
 
 /// The zones a session exposes, in the order `information_schema` lists them.
-pub const ZONES: &[&str] = &["formatted", "quarantine", "exploitation", "keel_catalog"];
+pub const ZONES: &[&str] = &[
+    "formatted",
+    "quarantine",
+    "flags",
+    "valid",
+    "exploitation",
+    "keel_catalog",
+];
 
 /// A DataFusion session over a lake.
 pub struct Session {
@@ -68,6 +76,16 @@ impl Session {
         for (name, path) in delta_tables_in(&formatted.join("_quarantine")) {
             session.register_delta("quarantine", &name, &path).await?;
         }
+        for (name, path) in delta_tables_in(&formatted.join("_flags")) {
+            if session
+                .register_delta("flags", &name, &path)
+                .await?
+                .is_some()
+                && session.versions.contains_key(&format!("formatted.{name}"))
+            {
+                session.register_valid(&name).await?;
+            }
+        }
         for (name, path) in delta_tables_in(&lake.root().join("exploitation")) {
             session.register_delta("exploitation", &name, &path).await?;
         }
@@ -108,6 +126,21 @@ impl Session {
         schema.register_table(name.to_string(), provider)?;
         self.versions.insert(format!("{zone}.{name}"), version);
         Ok(Some(version))
+    }
+
+    /// Registers `valid.<name>`: the rows of `formatted.<name>` that `flags.<name>` does not
+    /// flag invalid (a view, read at the versions registered).
+    async fn register_valid(&mut self, name: &str) -> Result<()> {
+        let sql = format!(
+            "SELECT t.* FROM keel.formatted.\"{name}\" t WHERE NOT EXISTS (\
+             SELECT 1 FROM keel.flags.\"{name}\" f WHERE f.severity = 'invalid' \
+             AND f._keel_object = t._keel_object AND f._keel_line = t._keel_line)"
+        );
+        let view = self.ctx.sql(&sql).await?.into_view();
+        let schema = self.schema("valid");
+        let _ = schema.deregister_table(name)?;
+        schema.register_table(name.to_string(), view)?;
+        Ok(())
     }
 
     /// Registers the catalog's tables under `keel_catalog`.

@@ -35,6 +35,8 @@
 //!   key, spilled to IPC files past a memory budget, deduplicated a partition at a time.
 //! - [`exec`]: formatting the new objects of a source, chunk by chunk; rebuilds.
 //! - [`reprocess`]: the quarantine parsed again after a declaration fix.
+//! - [`physical`]: counters (cumulative registers) walked per series after a table
+//!   changes; falls, spikes, jumps and roll-overs flagged in `flags.<table>`.
 //! - [`quarantine`]: what a quarantine holds, by rule and column.
 
 pub mod compression;
@@ -43,6 +45,7 @@ pub mod detect;
 pub mod evolve;
 pub mod exec;
 pub mod parse;
+pub mod physical;
 pub mod plan;
 pub mod quarantine;
 mod read;
@@ -53,6 +56,7 @@ pub mod time;
 pub mod units;
 
 pub use exec::{FormatReport, format_source};
+pub use physical::{PhysicalReport, check_table};
 pub use plan::SourcePlan;
 pub use reprocess::{ReprocessReport, reprocess_quarantine};
 

@@ -302,6 +302,9 @@ async fn run_stages(
             let report =
                 keel_formatted::reprocess_quarantine(project, table, catalog, &rec.run_id).await?;
             new_work |= report.released > 0;
+            if report.released > 0 {
+                formatted.insert(table.clone());
+            }
             rec.record(
                 StepRecord {
                     stage: "reprocess".into(),
@@ -329,6 +332,9 @@ async fn run_stages(
                 },
                 t.elapsed(),
             )?;
+        }
+        for table in &formatted {
+            check_physical(project, rec, table).await?;
         }
         check_ledger(project, catalog).await?;
     }
@@ -402,6 +408,37 @@ async fn run_stages(
     })
 }
 
+/// Walks the counters declared on `table` (RELIABILITY C5) and records a `check` step with
+/// what `flags.<table>` now holds.
+async fn check_physical(project: &Project, rec: &mut Recorder<'_>, table: &str) -> Result<()> {
+    let t = Instant::now();
+    let Some(report) = keel_formatted::check_table(project, table, &rec.run_id).await? else {
+        return Ok(());
+    };
+    if report.invalid > 0 {
+        tracing::warn!(
+            table,
+            invalid = report.invalid,
+            "counter readings flagged invalid: see flags.{table}; valid.{table} leaves them out"
+        );
+    }
+    rec.record(
+        StepRecord {
+            stage: "check".into(),
+            target: format!("flags.{table}"),
+            rows_in: report.readings as i64,
+            rows_out: (report.invalid + report.rollovers) as i64,
+            message: Some(format!(
+                "{} counter readings: {} invalid, {} roll-overs (flags version {})",
+                report.readings, report.invalid, report.rollovers, report.version
+            )),
+            ..Default::default()
+        },
+        t.elapsed(),
+    )?;
+    Ok(())
+}
+
 /// Checks that every ledger line balances and that each quarantine table holds exactly
 /// the rows the ledger says were quarantined.
 /// Every Delta table of the project, as `(zone.name, path)`.
@@ -411,6 +448,7 @@ fn all_tables(project: &Project) -> Vec<(String, std::path::PathBuf)> {
         let t = s.table();
         tables.insert(format!("formatted.{t}"), project.lake.formatted(t));
         tables.insert(format!("quarantine.{t}"), project.lake.quarantine(t));
+        tables.insert(format!("flags.{t}"), project.lake.flags(t));
     }
     for m in &project.models {
         tables.insert(

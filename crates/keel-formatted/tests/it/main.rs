@@ -2,6 +2,7 @@
 //!
 //! Table of contents:
 //! - [`bad_input`]: the bad-input suite, one fixture per fault, in one run.
+//! - [`counters`]: cumulative registers checked in time order (C5) on the real Danish meter.
 //! - [`dialects`]: the three firmware dialects, line numbers, raw text and rules.
 //! - [`encodings`]: Polish text in code pages, UTF-8 with a BOM and UTF-16; invalid bytes.
 //! - [`formats`]: gzip and zip objects, Parquet and Excel workbooks formatted into Delta.
@@ -15,6 +16,7 @@
 //! - [`typed_time`]: Parquet and spreadsheet timestamps, serials and composite fields.
 
 mod bad_input;
+mod counters;
 mod dialects;
 mod encodings;
 mod formats;
