@@ -382,12 +382,48 @@ impl Numbers {
 
     /// A number written in this syntax.
     pub fn float(self, text: &str) -> Option<f64> {
-        self.normalise(text)?.parse().ok()
+        let mut buf = [0u8; PLAIN_MAX];
+        match self.plain(text, &mut buf) {
+            Some(plain) => plain.parse().ok(),
+            None => self.normalise(text)?.parse().ok(),
+        }
     }
 
     /// An integer written in this syntax (grouped digits, no decimal part).
     pub fn integer(self, text: &str) -> Option<i64> {
-        self.normalise(text)?.parse().ok()
+        let mut buf = [0u8; PLAIN_MAX];
+        match self.plain(text, &mut buf) {
+            Some(plain) => plain.parse().ok(),
+            None => self.normalise(text)?.parse().ok(),
+        }
+    }
+
+    /// The usual number (`-1234.5`, `0,25`: a sign, digits and at most one decimal
+    /// separator, at least one digit) in Rust's syntax, written into `buf` without
+    /// allocating; `None` for anything else, which [`Numbers::normalise`] then reads.
+    fn plain<'b>(self, text: &str, buf: &'b mut [u8; PLAIN_MAX]) -> Option<&'b str> {
+        let bytes = text.as_bytes();
+        let out = buf.get_mut(..bytes.len())?;
+        let decimal = self.decimal.is_ascii().then_some(self.decimal as u8)?;
+        let (mut digits, mut separators) = (0, 0);
+        for (i, (&b, o)) in bytes.iter().zip(out.iter_mut()).enumerate() {
+            *o = match b {
+                b'0'..=b'9' => {
+                    digits += 1;
+                    b
+                }
+                b'+' | b'-' if i == 0 => b,
+                _ if b == decimal => {
+                    separators += 1;
+                    b'.'
+                }
+                _ => return None,
+            };
+        }
+        if digits == 0 || separators > 1 {
+            return None;
+        }
+        std::str::from_utf8(out).ok()
     }
 
     /// The separators, for messages.
@@ -479,6 +515,9 @@ impl Numbers {
     }
 }
 
+/// Longest text [`Numbers::plain`] reads.
+const PLAIN_MAX: usize = 40;
+
 /// The spaces digits are grouped with: space, no-break space, narrow no-break space.
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\u{a0}' | '\u{202f}')
@@ -533,6 +572,51 @@ mod tests {
         assert_eq!(point.integer("1234"), Some(1234));
         assert_eq!(point.integer("-7"), Some(-7));
         assert_eq!(point.integer("12.0"), None);
+    }
+
+    /// The allocation-free path reads exactly what the general one reads.
+    #[test]
+    fn the_plain_path_agrees_with_the_general_one() {
+        let texts = [
+            "0",
+            "-0",
+            "+7",
+            "12",
+            "12.5",
+            "12,5",
+            "-12.5",
+            "+.5",
+            "5.",
+            ".",
+            ",",
+            "-",
+            "+",
+            "",
+            "1.2.3",
+            "1,2,3",
+            "007",
+            "1e3",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "123456789012345678901234567890123456789012345",
+            "0.1000000000000000055511151231257827",
+            "1-2",
+            "1+",
+            "١٢",
+        ];
+        for n in [
+            numbers('.', None),
+            numbers(',', None),
+            numbers(',', Some('.')),
+        ] {
+            for t in texts {
+                let general_f = n.normalise(t).and_then(|s| s.parse::<f64>().ok());
+                let general_i = n.normalise(t).and_then(|s| s.parse::<i64>().ok());
+                assert_eq!(n.float(t), general_f, "{n:?} float `{t}`");
+                assert_eq!(n.integer(t), general_i, "{n:?} integer `{t}`");
+            }
+        }
     }
 
     /// RELIABILITY C3: with no thousands separator, the other separator is ambiguous.

@@ -13,13 +13,13 @@ use keel_core::Project;
 use keel_core::project::Source;
 use keel_engine::delta::{self, Staged, Txn, WriteMode};
 
-use crate::Result;
 use crate::evolve::{self, Change};
 use crate::parse;
 use crate::plan::SourcePlan;
 use crate::read::{self, Origin};
 use crate::rows::{QuarantineRow, Row, to_batch};
 use crate::stage::{Sink, Stage};
+use crate::{FormattedError, Result};
 
 /// What formatting a source did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -248,7 +248,7 @@ async fn format_chunk(
         &project.spec.engine,
         objects,
     )?;
-    let mut read = read_chunk(
+    let mut read = read_chunk_beside(
         project,
         plan,
         run_id,
@@ -613,6 +613,111 @@ pub(crate) fn read_chunk(
         on_object();
     }
     Ok(chunk)
+}
+
+/// [`read_chunk`] on a thread of its own, handing the records to `sink` on this one, so that
+/// reading, parsing and converting the next records overlaps with staging the last ones.
+/// The records reach `sink` in the order `read_chunk` hands them out.
+///
+/// # Errors
+/// As [`read_chunk`], or the first error of `sink` (reading then stops).
+pub(crate) fn read_chunk_beside(
+    project: &Project,
+    plan: &SourcePlan,
+    run_id: &str,
+    objects: &[LandingObject],
+    refuse: Option<&Refusal>,
+    on_object: &(dyn Fn() + Sync),
+    sink: &mut dyn Sink,
+) -> Result<ChunkRead> {
+    let (to, from) = std::sync::mpsc::sync_channel::<Vec<Handed>>(8);
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            let mut pipe = Pipe {
+                block: Vec::with_capacity(PIPE_BLOCK),
+                to,
+            };
+            let read = read_chunk(project, plan, run_id, objects, refuse, on_object, &mut pipe)?;
+            pipe.flush()?;
+            Ok::<_, FormattedError>(read)
+        });
+        let mut staged = Ok(());
+        'blocks: for block in from.iter() {
+            for handed in block {
+                let done = match handed {
+                    Handed::Row(object, key, row) => sink.row(object, key, row),
+                    Handed::Reject(row) => sink.reject(row),
+                    Handed::Abort(object, object_id, rejection) => {
+                        sink.abort(object, &object_id, rejection);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = done {
+                    staged = Err(e);
+                    break 'blocks;
+                }
+            }
+        }
+        // A stage that failed stops taking records: the reader's next send fails and it ends.
+        drop(from);
+        let read = match reader.join() {
+            Ok(read) => read,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        staged?;
+        read
+    })
+}
+
+/// Records handed from the reading thread to the stage.
+enum Handed {
+    Row(u32, Option<u128>, Row),
+    Reject(QuarantineRow),
+    Abort(u32, String, QuarantineRow),
+}
+
+/// Records sent in blocks of this many.
+const PIPE_BLOCK: usize = 4096;
+
+/// The reading thread's sink: records go to the stage's thread in blocks.
+struct Pipe {
+    block: Vec<Handed>,
+    to: std::sync::mpsc::SyncSender<Vec<Handed>>,
+}
+
+impl Pipe {
+    fn push(&mut self, handed: Handed) -> Result<()> {
+        self.block.push(handed);
+        if self.block.len() >= PIPE_BLOCK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let block = std::mem::replace(&mut self.block, Vec::with_capacity(PIPE_BLOCK));
+        self.to.send(block).map_err(|_| {
+            FormattedError::Io(std::io::Error::other("the stage stopped taking records"))
+        })
+    }
+}
+
+impl Sink for Pipe {
+    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()> {
+        self.push(Handed::Row(object, key, row))
+    }
+
+    fn reject(&mut self, row: QuarantineRow) -> Result<()> {
+        self.push(Handed::Reject(row))
+    }
+
+    fn abort(&mut self, object: u32, object_id: &str, rejection: QuarantineRow) {
+        // A failed send means the stage already failed; its error is the one reported.
+        let _ = self.push(Handed::Abort(object, object_id.to_string(), rejection));
+    }
 }
 
 /// Registers the dataset and records its latest version, with the landing high-water mark
