@@ -403,67 +403,33 @@ pub(crate) fn row_batches(
     })
 }
 
-/// A 128-bit fingerprint of a row's key: two SipHash passes (one salted) over the key's
+/// A 128-bit fingerprint of a row's key: SipHash-1-3 with a 128-bit output over the key's
 /// parts as [`crate::convert::Value::key_part`] writes them, each length-prefixed (integers
 /// and dates written into a stack buffer, strings hashed in place: no allocation for the
 /// usual keys). Two different keys collide with probability ~2⁻¹²⁸; what deduplication
 /// holds per row is these 16 bytes instead of the key's text.
 fn key_fingerprint(values: &[crate::convert::Value], keys: &[usize]) -> u128 {
-    use std::fmt::Write as _;
-    use std::hash::{Hash, Hasher};
+    use std::hash::Hasher;
+
+    use siphasher::sip128::Hasher128;
 
     use crate::convert::Value;
-    let mut a = std::collections::hash_map::DefaultHasher::new();
-    let mut b = std::collections::hash_map::DefaultHasher::new();
-    0x6b65_656c_u32.hash(&mut b);
+    let mut hasher = siphasher::sip128::SipHasher13::new_with_keys(0x6b65_656c, 0x6b65_7973);
     let mut feed = |part: &[u8]| {
-        part.len().hash(&mut a);
-        part.hash(&mut a);
-        part.len().hash(&mut b);
-        part.hash(&mut b);
+        hasher.write_usize(part.len());
+        hasher.write(part);
     };
+    let mut digits = itoa::Buffer::new();
     for &k in keys {
-        let mut digits = Digits::default();
         match &values[k] {
             Value::Str(s) => feed(s.as_bytes()),
             Value::Null => feed(b""),
-            Value::Int(v) | Value::Timestamp(v) => {
-                let _ = write!(digits, "{v}");
-                feed(digits.bytes());
-            }
-            Value::Date(v) => {
-                let _ = write!(digits, "{v}");
-                feed(digits.bytes());
-            }
+            Value::Int(v) | Value::Timestamp(v) => feed(digits.format(*v).as_bytes()),
+            Value::Date(v) => feed(digits.format(*v).as_bytes()),
             other => feed(other.key_part().as_bytes()),
         }
     }
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
-}
-
-/// The decimal text of an integer, written without allocating (at most 20 characters).
-#[derive(Default)]
-struct Digits {
-    buf: [u8; 24],
-    len: usize,
-}
-
-impl Digits {
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl std::fmt::Write for Digits {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        self.buf
-            .get_mut(self.len..end)
-            .ok_or(std::fmt::Error)?
-            .copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
+    hasher.finish128().as_u128()
 }
 
 /// Appends `rows`, or merges them by the source's keys when one of their keys is already in

@@ -15,6 +15,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -46,7 +47,7 @@ pub(crate) trait Sink {
 /// latest row of each key and marks the ones replaced.
 #[derive(Default)]
 pub(crate) struct Dedup {
-    latest: HashMap<u128, (u64, u32)>,
+    latest: HashMap<u128, (u64, u32), BuildHasherDefault<Fingerprinted>>,
     dead: Vec<u64>,
     /// Rows of earlier objects replaced by a later object's row.
     pub(crate) replaced: u64,
@@ -87,6 +88,31 @@ impl Dedup {
     }
 }
 
+/// Hashes a key fingerprint for the dedup map: the fingerprint is already a uniform 128-bit
+/// hash, so its low half is the map's hash (the high half picks the partition).
+#[derive(Default)]
+pub(crate) struct Fingerprinted(u64);
+
+impl std::hash::Hasher for Fingerprinted {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 fingerprints are hashed here; other input is folded in all the same.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
 /// Most key partitions of a chunk.
 const MAX_PARTITIONS: u64 = 256;
 
@@ -114,6 +140,66 @@ struct Part {
     keys: Vec<u128>,
     objects: Vec<u32>,
     spill: Spill,
+}
+
+impl Part {
+    /// Settles this partition's duplicates and pushes its live rows (those of aborted
+    /// objects left out, conformed to `table_schema` when given) to `out`; `entries` count
+    /// the duplicates. Returns the rows of earlier objects replaced.
+    fn settle(
+        &mut self,
+        keyed: bool,
+        aborted: &HashSet<u32>,
+        width: usize,
+        table_schema: Option<&SchemaRef>,
+        entries: &mut [LedgerEntry],
+        out: &mut Output,
+    ) -> Result<u64> {
+        self.spill.close()?;
+        let mut dedup = Dedup::default();
+        if keyed {
+            let mut ordinal = 0u64;
+            for batch in self.spill.batches()? {
+                let batch = batch?;
+                let hi = batch.column(width).as_primitive::<UInt64Type>();
+                let lo = batch.column(width + 1).as_primitive::<UInt64Type>();
+                let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
+                for i in 0..batch.num_rows() {
+                    let object = objects.value(i);
+                    if !aborted.contains(&object) {
+                        let key = (u128::from(hi.value(i)) << 64) | u128::from(lo.value(i));
+                        dedup.offer(ordinal, key, object, entries);
+                    }
+                    ordinal += 1;
+                }
+            }
+        }
+        let mut ordinal = 0u64;
+        for batch in self.spill.batches()? {
+            let batch = batch?;
+            let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
+            let keep: BooleanArray = (0..batch.num_rows())
+                .map(|i| {
+                    let live =
+                        dedup.live(ordinal + i as u64) && !aborted.contains(&objects.value(i));
+                    Some(live)
+                })
+                .collect();
+            ordinal += batch.num_rows() as u64;
+            let kept = arrow::compute::filter_record_batch(&batch, &keep)?;
+            let kept = kept.project(&(0..width).collect::<Vec<_>>())?;
+            let kept = match table_schema {
+                Some(s) => crate::evolve::conform(&kept, s)?,
+                None => kept,
+            };
+            out.push(kept)?;
+        }
+        self.spill.memory.clear();
+        if self.spill.on_disk {
+            fs_err::remove_file(&self.spill.path)?;
+        }
+        Ok(dedup.replaced)
+    }
 }
 
 /// Batches in memory, then appended to one IPC file once the stage spills.
@@ -315,59 +401,74 @@ impl Stage {
         self.flush_quarantine()?;
         let out_schema = table_schema.cloned().unwrap_or_else(|| self.schema.clone());
         let width = self.schema.fields().len();
-        let mut rows_out = Output::new(self.spilled, self.dir.path().join("rows"), &out_schema)?;
-        let mut replaced = 0;
-        let (keyed, aborted) = (self.keyed, std::mem::take(&mut self.aborted));
-        for part in &mut self.parts {
-            part.spill.close()?;
-            let mut dedup = Dedup::default();
-            if keyed {
-                let mut ordinal = 0u64;
-                for batch in part.spill.batches()? {
-                    let batch = batch?;
-                    let hi = batch.column(width).as_primitive::<UInt64Type>();
-                    let lo = batch.column(width + 1).as_primitive::<UInt64Type>();
-                    let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
-                    for i in 0..batch.num_rows() {
-                        let object = objects.value(i);
-                        if !aborted.contains(&object) {
-                            let key = (u128::from(hi.value(i)) << 64) | u128::from(lo.value(i));
-                            dedup.offer(ordinal, key, object, entries);
-                        }
-                        ordinal += 1;
-                    }
-                }
-                replaced += dedup.replaced;
-            }
-            let mut ordinal = 0u64;
-            for batch in part.spill.batches()? {
-                let batch = batch?;
-                let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
-                let keep: BooleanArray = (0..batch.num_rows())
-                    .map(|i| {
-                        let live =
-                            dedup.live(ordinal + i as u64) && !aborted.contains(&objects.value(i));
-                        Some(live)
-                    })
-                    .collect();
-                ordinal += batch.num_rows() as u64;
-                let kept = arrow::compute::filter_record_batch(&batch, &keep)?;
-                let kept = kept.project(&(0..width).collect::<Vec<_>>())?;
-                let kept = match table_schema {
-                    Some(s) => crate::evolve::conform(&kept, s)?,
-                    None => kept,
-                };
-                rows_out.push(kept)?;
-            }
-            part.spill.memory.clear();
-            if part.spill.on_disk {
-                fs_err::remove_file(&part.spill.path)?;
-            }
+        let (keyed, spilled) = (self.keyed, self.spilled);
+        let aborted = std::mem::take(&mut self.aborted);
+        let rows_dir = self.dir.path().join("rows");
+        // Partitions are settled side by side (each its own dedup map, its own output files
+        // and duplicate counts), one worker per core.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, self.parts.len().max(1));
+        let mut groups: Vec<Vec<&mut Part>> = (0..workers).map(|_| Vec::new()).collect();
+        for (i, part) in self.parts.iter_mut().enumerate() {
+            groups[i % workers].push(part);
         }
+        let settled: Vec<Result<(Output, Vec<LedgerEntry>, u64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = groups
+                .into_iter()
+                .enumerate()
+                .map(|(worker, group)| {
+                    let mut counts: Vec<LedgerEntry> = entries
+                        .iter()
+                        .map(|e| LedgerEntry {
+                            rows_written: 0,
+                            rows_duplicate: 0,
+                            ..e.clone()
+                        })
+                        .collect();
+                    let (aborted, out_schema, rows_dir) = (&aborted, &out_schema, &rows_dir);
+                    scope.spawn(move || {
+                        let mut out = Output::new(spilled, rows_dir.clone(), out_schema, worker)?;
+                        let mut replaced = 0;
+                        for part in group {
+                            replaced += part.settle(
+                                keyed,
+                                aborted,
+                                width,
+                                table_schema,
+                                &mut counts,
+                                &mut out,
+                            )?;
+                        }
+                        Ok((out, counts, replaced))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        let mut outputs = Vec::with_capacity(settled.len());
+        let mut replaced = 0;
+        for result in settled {
+            let (out, counts, r) = result?;
+            for (e, c) in entries.iter_mut().zip(counts) {
+                e.rows_written += c.rows_written;
+                e.rows_duplicate += c.rows_duplicate;
+            }
+            replaced += r;
+            outputs.push(out);
+        }
+        let rows_out = Output::join(outputs)?;
         let mut quarantine_out = Output::new(
             self.spilled,
             self.dir.path().join("quarantine"),
             &quarantine_schema(),
+            0,
         )?;
         let ids = std::mem::take(&mut self.aborted_ids);
         self.quarantine.close()?;
@@ -389,7 +490,7 @@ impl Stage {
             quarantine_out.push(quarantine_batch(&self.whole)?)?;
         }
         Ok(Staging {
-            rows: rows_out.finish()?,
+            rows: rows_out,
             quarantine_rows: quarantine_out.rows,
             quarantine: quarantine_out.finish()?,
             replaced,
@@ -464,6 +565,8 @@ struct Output {
     schema: SchemaRef,
     memory: Vec<RecordBatch>,
     dir: Option<PathBuf>,
+    /// Its files are `<name>-<n>.arrow` (outputs sharing a folder have different names).
+    name: usize,
     file: Option<FileWriter<BufWriter<File>>>,
     files: usize,
     file_bytes: usize,
@@ -474,7 +577,7 @@ struct Output {
 const OUTPUT_FILE_BYTES: usize = 128 << 20;
 
 impl Output {
-    fn new(spilled: bool, dir: PathBuf, schema: &SchemaRef) -> Result<Output> {
+    fn new(spilled: bool, dir: PathBuf, schema: &SchemaRef, name: usize) -> Result<Output> {
         if spilled {
             fs_err::create_dir_all(&dir)?;
         }
@@ -482,6 +585,7 @@ impl Output {
             schema: schema.clone(),
             memory: Vec::new(),
             dir: spilled.then_some(dir),
+            name,
             file: None,
             files: 0,
             file_bytes: 0,
@@ -502,7 +606,7 @@ impl Output {
             if let Some(mut done) = self.file.take() {
                 done.finish()?;
             }
-            let path = dir.join(format!("{}.arrow", self.files));
+            let path = dir.join(format!("{}-{}.arrow", self.name, self.files));
             let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
             self.file = Some(FileWriter::try_new(file, &self.schema)?);
             self.files += 1;
@@ -513,6 +617,29 @@ impl Output {
             w.write(&batch)?;
         }
         Ok(())
+    }
+
+    /// Outputs written side by side into the same folder, as one.
+    fn join(outputs: Vec<Output>) -> Result<Staged> {
+        let mut joined: Option<Output> = None;
+        for mut out in outputs {
+            if let Some(mut w) = out.file.take() {
+                w.finish()?;
+            }
+            match &mut joined {
+                None => joined = Some(out),
+                Some(j) => {
+                    j.rows += out.rows;
+                    j.memory.append(&mut out.memory);
+                }
+            }
+        }
+        match joined {
+            Some(j) => j.finish(),
+            None => Err(crate::FormattedError::Io(std::io::Error::other(
+                "no partition to settle",
+            ))),
+        }
     }
 
     fn finish(mut self) -> Result<Staged> {
