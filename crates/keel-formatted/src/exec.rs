@@ -479,6 +479,7 @@ pub(crate) fn read_chunk(
 ) -> Result<ChunkRead> {
     let run_id: Arc<str> = Arc::from(run_id);
     let batch_size = project.spec.engine.batch_size.max(1);
+    let fingerprints = sink.fingerprints();
     let mut chunk = ChunkRead {
         entries: Vec::with_capacity(objects.len()),
         detected: Vec::new(),
@@ -531,8 +532,8 @@ pub(crate) fn read_chunk(
                 let sent = match record {
                     Ok((line, values)) => {
                         entry.rows_written += 1;
-                        let key =
-                            (!plan.keys.is_empty()).then(|| key_fingerprint(&values, &plan.keys));
+                        let key = (fingerprints && !plan.keys.is_empty())
+                            .then(|| key_fingerprint(&values, &plan.keys));
                         sink.row(
                             index,
                             key,
@@ -611,7 +612,11 @@ pub(crate) fn read_chunk_beside(
         'blocks: for block in from.iter() {
             for handed in block {
                 let done = match handed {
-                    Handed::Row(object, key, row) => sink.row(object, key, row),
+                    Handed::Row(object, row) => {
+                        let key = (!plan.keys.is_empty())
+                            .then(|| key_fingerprint(&row.values, &plan.keys));
+                        sink.row(object, key, row)
+                    }
                     Handed::Reject(row) => sink.reject(row),
                     Handed::Abort(object, object_id, rejection) => {
                         sink.abort(object, &object_id, rejection);
@@ -635,9 +640,10 @@ pub(crate) fn read_chunk_beside(
     })
 }
 
-/// Records handed from the reading thread to the stage.
+/// Records handed from the reading thread to the stage (rows without their key's
+/// fingerprint: the stage's thread computes it).
 enum Handed {
-    Row(u32, Option<u128>, Row),
+    Row(u32, Row),
     Reject(QuarantineRow),
     Abort(u32, String, QuarantineRow),
 }
@@ -672,8 +678,12 @@ impl Pipe {
 }
 
 impl Sink for Pipe {
-    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()> {
-        self.push(Handed::Row(object, key, row))
+    fn row(&mut self, object: u32, _: Option<u128>, row: Row) -> Result<()> {
+        self.push(Handed::Row(object, row))
+    }
+
+    fn fingerprints(&self) -> bool {
+        false
     }
 
     fn reject(&mut self, row: QuarantineRow) -> Result<()> {

@@ -35,8 +35,14 @@ use crate::rows::{QuarantineRow, Row, quarantine_batch, quarantine_schema, to_ba
 /// Where the records of a chunk go, object by object (`object` is the object's index in the
 /// chunk).
 pub(crate) trait Sink {
-    /// A row that passed, with the fingerprint of its key (keyed sources).
+    /// A row that passed, with the fingerprint of its key (keyed sources, unless
+    /// [`Sink::fingerprints`] says the sink computes it).
     fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()>;
+    /// Whether rows are handed with their key's fingerprint (a sink that hands rows on to
+    /// another thread leaves the work to that thread).
+    fn fingerprints(&self) -> bool {
+        true
+    }
     /// A record that did not.
     fn reject(&mut self, row: QuarantineRow) -> Result<()>;
     /// What `object` handed out so far is void: `rejection` stands for the whole object.
