@@ -448,3 +448,65 @@ fn small_files_are_compacted_and_unreferenced_ones_vacuumed_after_the_retention(
         "{out:?}"
     );
 }
+
+/// RELIABILITY C5 through `keel run`: a counter column is checked after each run that
+/// changed the table; the flagged reading stays in `formatted`, is listed in `flags`, left
+/// out of `valid`, and a corrected re-send clears the flag on the next run.
+#[test]
+fn a_counter_reading_out_of_line_is_flagged_by_the_run_and_cleared_by_a_correction() {
+    let dir = project();
+    let p = dir.path();
+    declare_columns(
+        p,
+        &[
+            ("device", "string", "required = true"),
+            ("day", "date", "required = true"),
+            ("kwh", "float64", "counter = { order = \"day\" }"),
+        ],
+    );
+    deliver(
+        p,
+        "a.csv",
+        "device,day,kwh\nd1,2024-01-01,10\nd1,2024-01-02,11\nd1,2024-01-03,2\n\
+         d1,2024-01-04,12\nd1,2024-01-05,13\nd2,2024-01-01,5\nd2,2024-01-02,6\n",
+    );
+    keel_ok(p, &["run"]);
+    let flags = |p: &Path| -> Vec<String> {
+        sql_rows(
+            p,
+            "SELECT series || ' ' || CAST(_keel_line AS VARCHAR) || ' ' || rule \
+             FROM flags.readings ORDER BY series, _keel_line",
+        )
+        .into_iter()
+        .map(|r| r.join(" "))
+        .collect()
+    };
+    let checks = |p: &Path| {
+        sql_i64(
+            p,
+            "SELECT count(*) FROM keel_catalog.steps \
+             WHERE stage = 'check' AND target = 'flags.readings'",
+        )
+    };
+    assert_eq!(flags(p), ["device=d1 4 counter_spike"]);
+    assert_eq!(sql_i64(p, "SELECT count(*) FROM formatted.readings"), 7);
+    assert_eq!(sql_i64(p, "SELECT count(*) FROM valid.readings"), 6);
+    assert_eq!(
+        sql_i64(
+            p,
+            "SELECT CAST(sum(kwh) AS BIGINT) FROM valid.readings WHERE device = 'd1'"
+        ),
+        46
+    );
+    assert_eq!(checks(p), 1);
+
+    // The device re-sends day 3 corrected: the next run re-checks and the flag is gone.
+    deliver(p, "b.csv", "device,day,kwh\nd1,2024-01-03,11\n");
+    keel_ok(p, &["run"]);
+    assert!(flags(p).is_empty(), "{:?}", flags(p));
+    assert_eq!(sql_i64(p, "SELECT count(*) FROM valid.readings"), 7);
+    assert_eq!(checks(p), 2);
+    // A run with nothing new does not check again.
+    keel(p, &["run"]);
+    assert_eq!(checks(p), 2);
+}
