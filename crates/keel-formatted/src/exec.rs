@@ -403,35 +403,6 @@ pub(crate) fn row_batches(
     })
 }
 
-/// A 128-bit fingerprint of a row's key: SipHash-1-3 with a 128-bit output over the key's
-/// parts as [`crate::convert::Value::key_part`] writes them, each length-prefixed (integers
-/// and dates written into a stack buffer, strings hashed in place: no allocation for the
-/// usual keys). Two different keys collide with probability ~2⁻¹²⁸; what deduplication
-/// holds per row is these 16 bytes instead of the key's text.
-fn key_fingerprint(values: &[crate::convert::Value], keys: &[usize]) -> u128 {
-    use std::hash::Hasher;
-
-    use siphasher::sip128::Hasher128;
-
-    use crate::convert::Value;
-    let mut hasher = siphasher::sip128::SipHasher13::new_with_keys(0x6b65_656c, 0x6b65_7973);
-    let mut feed = |part: &[u8]| {
-        hasher.write_usize(part.len());
-        hasher.write(part);
-    };
-    let mut digits = itoa::Buffer::new();
-    for &k in keys {
-        match &values[k] {
-            Value::Str(s) => feed(s.as_bytes()),
-            Value::Null => feed(b""),
-            Value::Int(v) | Value::Timestamp(v) => feed(digits.format(*v).as_bytes()),
-            Value::Date(v) => feed(digits.format(*v).as_bytes()),
-            other => feed(other.key_part().as_bytes()),
-        }
-    }
-    hasher.finish128().as_u128()
-}
-
 /// Appends `rows`, or merges them by the source's keys when one of their keys is already in
 /// the table. Returns the operation used and the new version.
 pub(crate) async fn upsert(
@@ -479,7 +450,6 @@ pub(crate) fn read_chunk(
 ) -> Result<ChunkRead> {
     let run_id: Arc<str> = Arc::from(run_id);
     let batch_size = project.spec.engine.batch_size.max(1);
-    let fingerprints = sink.fingerprints();
     let mut chunk = ChunkRead {
         entries: Vec::with_capacity(objects.len()),
         detected: Vec::new(),
@@ -532,11 +502,8 @@ pub(crate) fn read_chunk(
                 let sent = match record {
                     Ok((line, values)) => {
                         entry.rows_written += 1;
-                        let key = (fingerprints && !plan.keys.is_empty())
-                            .then(|| key_fingerprint(&values, &plan.keys));
                         sink.row(
                             index,
-                            key,
                             Row {
                                 values,
                                 object: origin.reference.clone(),
@@ -612,11 +579,7 @@ pub(crate) fn read_chunk_beside(
         'blocks: for block in from.iter() {
             for handed in block {
                 let done = match handed {
-                    Handed::Row(object, row) => {
-                        let key = (!plan.keys.is_empty())
-                            .then(|| key_fingerprint(&row.values, &plan.keys));
-                        sink.row(object, key, row)
-                    }
+                    Handed::Row(object, row) => sink.row(object, row),
                     Handed::Reject(row) => sink.reject(row),
                     Handed::Abort(object, object_id, rejection) => {
                         sink.abort(object, &object_id, rejection);
@@ -640,8 +603,7 @@ pub(crate) fn read_chunk_beside(
     })
 }
 
-/// Records handed from the reading thread to the stage (rows without their key's
-/// fingerprint: the stage's thread computes it).
+/// Records handed from the reading thread to the stage.
 enum Handed {
     Row(u32, Row),
     Reject(QuarantineRow),
@@ -678,12 +640,8 @@ impl Pipe {
 }
 
 impl Sink for Pipe {
-    fn row(&mut self, object: u32, _: Option<u128>, row: Row) -> Result<()> {
+    fn row(&mut self, object: u32, row: Row) -> Result<()> {
         self.push(Handed::Row(object, row))
-    }
-
-    fn fingerprints(&self) -> bool {
-        false
     }
 
     fn reject(&mut self, row: QuarantineRow) -> Result<()> {
@@ -767,31 +725,6 @@ mod tests {
             collector: serde_json::Value::Null,
             run_id: String::new(),
             seq,
-        }
-    }
-
-    #[test]
-    fn fingerprints_equal_exactly_when_key_texts_do() {
-        use crate::convert::Value;
-        let text = |v: &[Value]| v.iter().map(Value::key_part).collect::<Vec<_>>();
-        let rows = [
-            vec![Value::Str("d1".into()), Value::Date(19_000)],
-            vec![Value::Str("d1".into()), Value::Date(19_001)],
-            vec![Value::Str("d1".into()), Value::Int(-19_000)],
-            vec![Value::Str("d11".into()), Value::Int(9)],
-            vec![Value::Str("d1".into()), Value::Int(19)],
-            vec![Value::Null, Value::Float(1e300)],
-            vec![Value::Str(String::new()), Value::Float(1e300)],
-            vec![Value::Timestamp(i64::MIN), Value::Bool(true)],
-        ];
-        for x in &rows {
-            for y in &rows {
-                assert_eq!(
-                    key_fingerprint(x, &[0, 1]) == key_fingerprint(y, &[0, 1]),
-                    text(x) == text(y),
-                    "{x:?} {y:?}"
-                );
-            }
         }
     }
 

@@ -137,7 +137,7 @@ async fn reprocess_chunk(
     let quarantine_path = project.lake.quarantine(&plan.table);
     let ids: Vec<&str> = objects.iter().map(|o| o.object_id.as_str()).collect();
     let before = Quarantined::read(&quarantine_path, &ids).await?;
-    let mut collected = Collected::default();
+    let mut collected = Collected::new(&plan.keys);
     let read = read_chunk(
         project,
         plan,

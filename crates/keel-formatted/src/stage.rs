@@ -35,18 +35,41 @@ use crate::rows::{QuarantineRow, Row, quarantine_batch, quarantine_schema, to_ba
 /// Where the records of a chunk go, object by object (`object` is the object's index in the
 /// chunk).
 pub(crate) trait Sink {
-    /// A row that passed, with the fingerprint of its key (keyed sources, unless
-    /// [`Sink::fingerprints`] says the sink computes it).
-    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()>;
-    /// Whether rows are handed with their key's fingerprint (a sink that hands rows on to
-    /// another thread leaves the work to that thread).
-    fn fingerprints(&self) -> bool {
-        true
-    }
+    /// A row that passed.
+    fn row(&mut self, object: u32, row: Row) -> Result<()>;
     /// A record that did not.
     fn reject(&mut self, row: QuarantineRow) -> Result<()>;
     /// What `object` handed out so far is void: `rejection` stands for the whole object.
     fn abort(&mut self, object: u32, object_id: &str, rejection: QuarantineRow);
+}
+
+/// A 128-bit fingerprint of a row's key: SipHash-1-3 with a 128-bit output over the key's
+/// parts as [`crate::convert::Value::key_part`] writes them, each length-prefixed (integers
+/// and dates written into a stack buffer, strings hashed in place: no allocation for the
+/// usual keys). Two different keys collide with probability ~2⁻¹²⁸; what deduplication
+/// holds per row is these 16 bytes instead of the key's text.
+pub(crate) fn key_fingerprint(values: &[crate::convert::Value], keys: &[usize]) -> u128 {
+    use std::hash::Hasher;
+
+    use siphasher::sip128::Hasher128;
+
+    use crate::convert::Value;
+    let mut hasher = siphasher::sip128::SipHasher13::new_with_keys(0x6b65_656c, 0x6b65_7973);
+    let mut feed = |part: &[u8]| {
+        hasher.write_usize(part.len());
+        hasher.write(part);
+    };
+    let mut digits = itoa::Buffer::new();
+    for &k in keys {
+        match &values[k] {
+            Value::Str(s) => feed(s.as_bytes()),
+            Value::Null => feed(b""),
+            Value::Int(v) | Value::Timestamp(v) => feed(digits.format(*v).as_bytes()),
+            Value::Date(v) => feed(digits.format(*v).as_bytes()),
+            other => feed(other.key_part().as_bytes()),
+        }
+    }
+    hasher.finish128().as_u128()
 }
 
 /// Settles duplicates: offered the rows of a partition in arrival order, it remembers the
@@ -60,15 +83,9 @@ pub(crate) struct Dedup {
 }
 
 impl Dedup {
-    /// Offers row `ordinal` (0, 1, ... in arrival order) of `object` with `key`; the ledger
-    /// entry of the object counts a duplicate within it.
-    pub(crate) fn offer(
-        &mut self,
-        ordinal: u64,
-        key: u128,
-        object: u32,
-        entries: &mut [LedgerEntry],
-    ) {
+    /// Offers row `ordinal` (0, 1, ... in arrival order) of `object` with `key`;
+    /// `duplicates[object]` counts a duplicate within the object.
+    pub(crate) fn offer(&mut self, ordinal: u64, key: u128, object: u32, duplicates: &mut [i64]) {
         if let Some((prev, prev_object)) = self.latest.insert(key, (ordinal, object)) {
             let (word, bit) = ((prev / 64) as usize, prev % 64);
             if self.dead.len() <= word {
@@ -76,9 +93,7 @@ impl Dedup {
             }
             self.dead[word] |= 1 << bit;
             if prev_object == object {
-                let entry = &mut entries[object as usize];
-                entry.rows_duplicate += 1;
-                entry.rows_written -= 1;
+                duplicates[object as usize] += 1;
             } else {
                 self.replaced += 1;
             }
@@ -94,6 +109,15 @@ impl Dedup {
     }
 }
 
+/// Counts each object's duplicates in its ledger entry: written no more, counted as
+/// duplicates instead.
+fn count_duplicates(entries: &mut [LedgerEntry], duplicates: &[i64]) {
+    for (entry, &d) in entries.iter_mut().zip(duplicates) {
+        entry.rows_duplicate += d;
+        entry.rows_written -= d;
+    }
+}
+
 /// Hashes a key fingerprint for the dedup map: the fingerprint is already a uniform 128-bit
 /// hash, so its low half is the map's hash (the high half picks the partition).
 #[derive(Default)]
@@ -105,12 +129,10 @@ impl std::hash::Hasher for Fingerprinted {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only u128 fingerprints are hashed here; other input is folded in all the same.
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // Only u128 fingerprints are hashed here (`write_u128`); anything else is folded
+        // byte by byte (FNV-1a).
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
     }
 
@@ -128,7 +150,8 @@ pub(crate) struct Stage {
     schema: SchemaRef,
     plan_columns: Vec<crate::plan::CanonicalColumn>,
     batch_size: usize,
-    keyed: bool,
+    /// Indexes of the key columns (none: every row is its own).
+    keys: Vec<usize>,
     parts: Vec<Part>,
     quarantine: Spill,
     quarantine_pending: Vec<QuarantineRow>,
@@ -150,15 +173,15 @@ struct Part {
 
 impl Part {
     /// Settles this partition's duplicates and pushes its live rows (those of aborted
-    /// objects left out, conformed to `table_schema` when given) to `out`; `entries` count
-    /// the duplicates. Returns the rows of earlier objects replaced.
+    /// objects left out, conformed to `table_schema` when given) to `out`; `duplicates`
+    /// counts them per object. Returns the rows of earlier objects replaced.
     fn settle(
         &mut self,
         keyed: bool,
         aborted: &HashSet<u32>,
         width: usize,
         table_schema: Option<&SchemaRef>,
-        entries: &mut [LedgerEntry],
+        duplicates: &mut [i64],
         out: &mut Output,
     ) -> Result<u64> {
         self.spill.close()?;
@@ -174,7 +197,7 @@ impl Part {
                     let object = objects.value(i);
                     if !aborted.contains(&object) {
                         let key = (u128::from(hi.value(i)) << 64) | u128::from(lo.value(i));
-                        dedup.offer(ordinal, key, object, entries);
+                        dedup.offer(ordinal, key, object, duplicates);
                     }
                     ordinal += 1;
                 }
@@ -336,7 +359,7 @@ impl Stage {
             } else {
                 batch_size.max(1)
             },
-            keyed,
+            keys: plan.keys.clone(),
             parts,
             quarantine_pending: Vec::new(),
             aborted: HashSet::new(),
@@ -407,7 +430,7 @@ impl Stage {
         self.flush_quarantine()?;
         let out_schema = table_schema.cloned().unwrap_or_else(|| self.schema.clone());
         let width = self.schema.fields().len();
-        let (keyed, spilled) = (self.keyed, self.spilled);
+        let (keyed, spilled) = (!self.keys.is_empty(), self.spilled);
         let aborted = std::mem::take(&mut self.aborted);
         let rows_dir = self.dir.path().join("rows");
         // Partitions are settled side by side (each its own dedup map, its own output files
@@ -419,19 +442,12 @@ impl Stage {
         for (i, part) in self.parts.iter_mut().enumerate() {
             groups[i % workers].push(part);
         }
-        let settled: Vec<Result<(Output, Vec<LedgerEntry>, u64)>> = std::thread::scope(|scope| {
+        let settled: Vec<Result<(Output, Vec<i64>, u64)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = groups
                 .into_iter()
                 .enumerate()
                 .map(|(worker, group)| {
-                    let mut counts: Vec<LedgerEntry> = entries
-                        .iter()
-                        .map(|e| LedgerEntry {
-                            rows_written: 0,
-                            rows_duplicate: 0,
-                            ..e.clone()
-                        })
-                        .collect();
+                    let mut duplicates = vec![0; entries.len()];
                     let (aborted, out_schema, rows_dir) = (&aborted, &out_schema, &rows_dir);
                     scope.spawn(move || {
                         let mut out = Output::new(spilled, rows_dir.clone(), out_schema, worker)?;
@@ -442,11 +458,11 @@ impl Stage {
                                 aborted,
                                 width,
                                 table_schema,
-                                &mut counts,
+                                &mut duplicates,
                                 &mut out,
                             )?;
                         }
-                        Ok((out, counts, replaced))
+                        Ok((out, duplicates, replaced))
                     })
                 })
                 .collect();
@@ -461,11 +477,8 @@ impl Stage {
         let mut outputs = Vec::with_capacity(settled.len());
         let mut replaced = 0;
         for result in settled {
-            let (out, counts, r) = result?;
-            for (e, c) in entries.iter_mut().zip(counts) {
-                e.rows_written += c.rows_written;
-                e.rows_duplicate += c.rows_duplicate;
-            }
+            let (out, duplicates, r) = result?;
+            count_duplicates(entries, &duplicates);
             replaced += r;
             outputs.push(out);
         }
@@ -515,8 +528,12 @@ const KEY_LO: &str = "__keel_key_lo";
 const OBJECT: &str = "__keel_object_index";
 
 impl Sink for Stage {
-    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()> {
-        let key = key.unwrap_or_default();
+    fn row(&mut self, object: u32, row: Row) -> Result<()> {
+        let key = if self.keys.is_empty() {
+            0
+        } else {
+            key_fingerprint(&row.values, &self.keys)
+        };
         let p = if self.parts.len() > 1 {
             // The high half: the low half's bits also pick the hash map's buckets.
             ((key >> 64) as u64 % self.parts.len() as u64) as usize
@@ -669,6 +686,8 @@ impl Output {
 /// against what the quarantine held).
 #[derive(Default)]
 pub(crate) struct Collected {
+    /// Indexes of the key columns.
+    keys: Vec<usize>,
     rows: Vec<(u32, Option<u128>, Row)>,
     quarantine: Vec<QuarantineRow>,
     aborted: HashSet<u32>,
@@ -676,7 +695,8 @@ pub(crate) struct Collected {
 }
 
 impl Sink for Collected {
-    fn row(&mut self, object: u32, key: Option<u128>, row: Row) -> Result<()> {
+    fn row(&mut self, object: u32, row: Row) -> Result<()> {
+        let key = (!self.keys.is_empty()).then(|| key_fingerprint(&row.values, &self.keys));
         self.rows.push((object, key, row));
         Ok(())
     }
@@ -694,6 +714,14 @@ impl Sink for Collected {
 }
 
 impl Collected {
+    /// Collects rows keyed by the columns `keys`.
+    pub(crate) fn new(keys: &[usize]) -> Collected {
+        Collected {
+            keys: keys.to_vec(),
+            ..Collected::default()
+        }
+    }
+
     /// The live rows (duplicates settled, counted in `entries`), the quarantine, and the
     /// rows of earlier objects replaced.
     pub(crate) fn finish(self, entries: &mut [LedgerEntry]) -> (Vec<Row>, Vec<QuarantineRow>, u64) {
@@ -705,11 +733,13 @@ impl Collected {
             .enumerate()
             .map(|(i, (o, k, r))| (i as u64, k, o, r))
             .collect();
+        let mut duplicates = vec![0; entries.len()];
         for (ordinal, key, object, _) in &rows {
             if let Some(key) = key {
-                dedup.offer(*ordinal, *key, *object, entries);
+                dedup.offer(*ordinal, *key, *object, &mut duplicates);
             }
         }
+        count_duplicates(entries, &duplicates);
         let live = rows
             .into_iter()
             .filter(|(ordinal, ..)| dedup.live(*ordinal))
@@ -740,14 +770,41 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_equal_exactly_when_key_texts_do() {
+        use crate::convert::Value;
+        let text = |v: &[Value]| v.iter().map(Value::key_part).collect::<Vec<_>>();
+        let rows = [
+            vec![Value::Str("d1".into()), Value::Date(19_000)],
+            vec![Value::Str("d1".into()), Value::Date(19_001)],
+            vec![Value::Str("d1".into()), Value::Int(-19_000)],
+            vec![Value::Str("d11".into()), Value::Int(9)],
+            vec![Value::Str("d1".into()), Value::Int(19)],
+            vec![Value::Null, Value::Float(1e300)],
+            vec![Value::Str(String::new()), Value::Float(1e300)],
+            vec![Value::Timestamp(i64::MIN), Value::Bool(true)],
+        ];
+        for x in &rows {
+            for y in &rows {
+                assert_eq!(
+                    key_fingerprint(x, &[0, 1]) == key_fingerprint(y, &[0, 1]),
+                    text(x) == text(y),
+                    "{x:?} {y:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_later_row_of_a_key_wins_within_and_across_objects() {
         let mut entries = vec![entry(), entry()];
+        let mut duplicates = vec![0; 2];
         let mut d = Dedup::default();
-        d.offer(0, 1, 0, &mut entries);
-        d.offer(1, 2, 0, &mut entries);
-        d.offer(2, 1, 0, &mut entries); // duplicate within object 0
-        d.offer(3, 2, 1, &mut entries); // object 1 replaces object 0's key 2
-        d.offer(200, 9, 1, &mut entries);
+        d.offer(0, 1, 0, &mut duplicates);
+        d.offer(1, 2, 0, &mut duplicates);
+        d.offer(2, 1, 0, &mut duplicates); // duplicate within object 0
+        d.offer(3, 2, 1, &mut duplicates); // object 1 replaces object 0's key 2
+        d.offer(200, 9, 1, &mut duplicates);
+        count_duplicates(&mut entries, &duplicates);
         let live: Vec<u64> = [0, 1, 2, 3, 200]
             .into_iter()
             .filter(|&o| d.live(o))
