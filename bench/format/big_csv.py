@@ -8,10 +8,21 @@ It reports wall time, CPU time and peak RSS of the format step (collect and land
 apart), and checks the ledger: rows read = written + quarantined + duplicates, and the
 table's row count equals rows written minus rows replaced.
 
+PEERS (empty by default: keel only), e.g. "duckdb polars spark": after keel, each of those
+peer jobs (bench/peers/format_<peer>.py, as bench/format/run.py runs them) formats the same
+landed object under `/usr/bin/time -v`, one after the other; their rows read, rejected and
+out must equal keel's ledger (rows read, quarantined) and table row count. A peer that fails
+(e.g. runs out of memory: Polars' in-memory engine holds the whole parsed table, so
+POLARS_ENGINE=streaming may be needed for a large SIZE) or disagrees is reported in the
+results and the exit code, and the other peers still run. Their sum(consumption_kwh) is
+reported beside keel's but not required to match: the generated file holds corrected
+re-sends of months in the same object, and DuckDB's job orders rows by object only, so
+within one object it may keep either line of a key.
+
 Environment: BIG_SIZES ("5G" by default; e.g. "5G 20G"), BENCH_DIR (/tmp/keel-bench-big),
 KEEL (the binary; default `$CARGO_TARGET_DIR/debug/keel` or
 `~/.cache/keel-target/debug/keel`), BUILDINGS (40000) and YEARS (100): how much the
-generator simulates to draw from (the file stops at SIZE). Results go to
+generator simulates to draw from (the file stops at SIZE), PEERS (""). Results go to
 BENCH_DIR/results.json.
 """
 
@@ -31,6 +42,41 @@ BENCH = Path(os.environ.get("BENCH_DIR", "/tmp/keel-bench-big"))
 SIZES = os.environ.get("BIG_SIZES", "5G").split()
 BUILDINGS = os.environ.get("BUILDINGS", "40000")
 YEARS = os.environ.get("YEARS", "100")
+PEERS = os.environ.get("PEERS", "").split()
+
+
+def run_peers(root: Path, keel_counts: dict) -> list[dict]:
+    """Each peer of PEERS on the landed project at `root` (manifest.csv written), checked
+    against keel's counts (rows_read, rows_rejected, rows_out, kwh); a failure is recorded,
+    not raised. Each peer's output is removed after it is measured."""
+    results = []
+    for tool in PEERS:
+        run.log(f"{root.name}: {tool} (load {run.loadavg()})")
+        r = {"tool": tool}
+        try:
+            m = run.run_peer(tool, root)
+        except (SystemExit, Exception) as e:  # noqa: BLE001 (a peer's failure is a result)
+            r["error"] = f"{type(e).__name__}: {e}"
+            run.log(f"{root.name}: {tool} failed: {r['error']}")
+            results.append(r)
+            continue
+        finally:
+            shutil.rmtree(root / "out" / tool, ignore_errors=True)
+        r.update({k: v for k, v in m.items() if k != "stdout"})
+        r["disagrees"] = [
+            f"{key} {r.get(key)} (keel {keel_counts[key]})"
+            for key in ("rows_read", "rows_rejected", "rows_out")
+            if r.get(key) != keel_counts[key]
+        ]
+        r["kwh_agrees"] = abs(r["kwh"] - keel_counts["kwh"]) <= 1e-6 * max(1.0, abs(keel_counts["kwh"]))
+        run.log(
+            f"{root.name}: {tool} {r['wall_s']} s wall, {r['cpu_s']} s CPU, {r['peak_rss_mib']} MiB; "
+            f"{r['rows_read']} read, {r['rows_rejected']} rejected, {r['rows_out']} out"
+            + (f"; DISAGREES: {', '.join(r['disagrees'])}" if r["disagrees"] else "; counts agree with keel")
+            + ("" if r["kwh_agrees"] else f"; sum(consumption_kwh) {r['kwh']} (keel {keel_counts['kwh']})")
+        )
+        results.append(r)
+    return results
 
 
 def measure(size: str) -> dict:
@@ -62,7 +108,8 @@ def measure(size: str) -> dict:
         "sum(rows_quarantined) AS quarantined, sum(rows_duplicate) AS duplicate "
         "FROM keel_catalog.ledger",
     )[0]
-    table = run.keel_sql(root, "SELECT count(*) AS n FROM formatted.readings")[0]["n"]
+    out = run.keel_sql(root, "SELECT count(*) AS n, sum(consumption_kwh) AS kwh FROM formatted.readings")[0]
+    table = int(out["n"])
     quarantine = run.keel_sql(root, "SELECT count(*) AS n FROM quarantine.readings")[0]["n"]
     read, written = int(ledger["read"]), int(ledger["written"])
     quarantined, duplicate = int(ledger["quarantined"]), int(ledger["duplicate"])
@@ -81,17 +128,27 @@ def measure(size: str) -> dict:
         "table_rows": table,
         "balanced": balanced,
     }
+    if PEERS:
+        run.write_manifest(root)
+        keel_counts = dict(rows_read=read, rows_rejected=quarantined, rows_out=table, kwh=float(out["kwh"]))
+        result["peers"] = run_peers(root, keel_counts)
     # The lake is large: keep the numbers, not the data.
     shutil.rmtree(root)
     return result
 
 
 def main() -> int:
+    unknown = [p for p in PEERS if p not in run.KNOWN_TOOLS or p == "keel"]
+    if unknown:
+        raise SystemExit(f"PEERS: unknown {' '.join(unknown)} (known: duckdb polars spark)")
     run.KEEL_SHA = run.snapshot_keel()
     results = [measure(size) for size in SIZES]
     (BENCH / "results.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
-    return 0 if all(r["balanced"] for r in results) else 1
+    peers_ok = all(
+        "error" not in p and not p["disagrees"] for r in results for p in r.get("peers", [])
+    )
+    return 0 if all(r["balanced"] for r in results) and peers_ok else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The formatting benchmark of issue 4: keel's `format` step beside DuckDB and Polars doing
-the same job on the same landed files, at two sizes of the example's generated data.
+"""The formatting benchmark of issue 4: keel's `format` step beside DuckDB, Polars and Spark
+doing the same job on the same landed files, at two sizes of the example's generated data.
 
 For each size it makes a project under BENCH_DIR with `keel init --example`, generates the
 meter files (`keel example generate --buildings N --years Y`), collects and lands them
@@ -11,6 +11,8 @@ interleaved:
           hard-linked, catalog copied), as its own process;
 - duckdb: bench/peers/format_duckdb.py on the same landed files;
 - polars: bench/peers/format_polars.py on the same landed files;
+- spark:  bench/peers/format_spark.py (PySpark, local[2]) on the same landed files, not in
+          the default TOOLS (it needs `pip install pyspark` and Java 17);
 
 each under `/usr/bin/time -v` (wall time, CPU time, peak RSS), with /proc/loadavg read
 before each. Then it checks that the tools agree (rows read, rows rejected, rows out, and
@@ -23,9 +25,13 @@ opt-level 2, keel's other crates unoptimised); build it with
 `CARGO_TARGET_DIR=~/.cache/keel-target cargo build --workspace`.
 
 Environment: SIZES (buildings, default "200 2000"), YEARS (5), RUNS (2),
-BENCH_DIR (/tmp/keel-bench-format), TOOLS ("keel duckdb polars"). Generated and landed
-data is reused when BENCH_DIR already holds it for the same size and years (FRESH=1
-makes it again).
+BENCH_DIR (/tmp/keel-bench-format), TOOLS ("keel duckdb polars"; any of KNOWN_TOOLS).
+Generated and landed data is reused when BENCH_DIR already holds it for the same size and
+years (FRESH=1 makes it again).
+LANDED=DIR runs the tools on DIR instead of preparing SIZES: a directory holding
+`sources/meters.toml`, `manifest.csv` and `lake/` as the prepared projects do, e.g. one made
+without keel by bench/peers/small_input.py; without `keel` in TOOLS no keel binary is needed
+then (the peers are checked against each other only).
 Results also go to BENCH_DIR/results.json.
 """
 
@@ -63,6 +69,9 @@ SIZES = [int(s) for s in os.environ.get("SIZES", "200 2000").split()]
 YEARS = int(os.environ.get("YEARS", "5"))
 RUNS = int(os.environ.get("RUNS", "2"))
 TOOLS = os.environ.get("TOOLS", "keel duckdb polars").split()
+# keel, and the peers: bench/peers/format_<tool>.py each.
+KNOWN_TOOLS = ("keel", "duckdb", "polars", "spark")
+LANDED = Path(os.environ["LANDED"]).resolve() if os.environ.get("LANDED") else None
 
 
 def snapshot_keel() -> str:
@@ -167,7 +176,15 @@ def prepare(buildings: int) -> Path:
         if name == "generate":
             # The files collector takes a file once it is unchanged for `stable_for` (2 s).
             time.sleep(3)
-    # The landed objects in ingestion order, for the peers (keel reads its own catalog).
+    write_manifest(root)
+    steps["keel_sha256"] = KEEL_SHA
+    (root / "prepare.json").write_text(json.dumps(steps))
+    marker.write_text(stamp)
+    return root
+
+
+def write_manifest(root: Path) -> None:
+    """The landed objects in ingestion order, for the peers (keel reads its own catalog)."""
     manifest = keel(
         root,
         "sql",
@@ -177,10 +194,6 @@ def prepare(buildings: int) -> Path:
         "WHERE source = 'meters' ORDER BY seq",
     )
     (root / "manifest.csv").write_text(manifest)
-    steps["keel_sha256"] = KEEL_SHA
-    (root / "prepare.json").write_text(json.dumps(steps))
-    marker.write_text(stamp)
-    return root
 
 
 def fresh_copy(landed: Path, work: Path) -> None:
@@ -306,7 +319,7 @@ def compare_values(size: int, landed: Path, tools: list[str]) -> list[str]:
                 + [pl.col(c).is_null() != pl.col(f"{c}_o").is_null() for c in columns[2:]]
             )
         ).height
-        log(f"{size} buildings: {names[0]} vs {other}: {only} keys in one only, {differ} rows differ")
+        log(f"{label(size)}: {names[0]} vs {other}: {only} keys in one only, {differ} rows differ")
         if only or differ:
             problems.append(
                 f"{size}: {names[0]} vs {other}: {only} keys in one table only, {differ} rows with other values"
@@ -321,11 +334,12 @@ def machine() -> dict:
     )
     git = lambda *a: subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
     versions = {}
-    for mod in ("duckdb", "polars"):
+    for mod in ("duckdb", "polars", "pyspark"):
         try:
             versions[mod] = __import__(mod).__version__
         except ImportError:
             versions[mod] = None
+    have_keel = KEEL.exists() and bool(KEEL_SHA)
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "cpu": cpu,
@@ -333,10 +347,12 @@ def machine() -> dict:
         "free_g": sh("free", "-g", capture=True).strip(),
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "keel_binary": str(BUILT_KEEL),
-        "keel_binary_built": time.strftime("%Y-%m-%d %H:%M", time.localtime(KEEL.stat().st_mtime)),
-        "keel_binary_sha256": KEEL_SHA,
-        "keel_version": sh(KEEL, "--version", capture=True).strip(),
+        "keel_binary": str(BUILT_KEEL) if have_keel else None,
+        "keel_binary_built": (
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(KEEL.stat().st_mtime)) if have_keel else None
+        ),
+        "keel_binary_sha256": KEEL_SHA or None,
+        "keel_version": sh(KEEL, "--version", capture=True).strip() if have_keel else None,
         "git_head": git("rev-parse", "--short", "HEAD"),
         "git_dirty_crates": git("status", "--porcelain", "--", "crates"),
         **versions,
@@ -358,6 +374,11 @@ def check(size: int, results: dict) -> list[str]:
     return problems
 
 
+def label(size) -> str:
+    """A size's name in the table: buildings × years, or the LANDED directory's name."""
+    return f"{size} × {YEARS}" if isinstance(size, int) else str(size)
+
+
 def table(all_results: dict) -> str:
     head = (
         "| buildings × years | tool | rows read | rows out | rejected | wall s (best of "
@@ -373,7 +394,7 @@ def table(all_results: dict) -> str:
             rss = max(r["peak_rss_mib"] for r in runs)
             loads = " / ".join(r["load_before"].split()[0] for r in sorted(runs, key=lambda r: r["run"]))
             lines.append(
-                f"| {size} × {YEARS} | {tool} | {b['rows_read']:,} | {b['rows_out']:,} | "
+                f"| {label(size)} | {tool} | {b['rows_read']:,} | {b['rows_out']:,} | "
                 f"{b['rows_rejected']:,} | {b['wall_s']:.1f} | {spread:.1f} | "
                 f"{b['rows_read'] / b['wall_s']:,.0f} | {b['cpu_s']:.1f} | {rss:,.0f} | {loads} |"
             )
@@ -385,30 +406,44 @@ def main() -> int:
     if os.environ.get("REPORT_ONLY"):
         # The table of the last results.json, without running anything.
         saved = json.loads((BENCH / "results.json").read_text())
-        results = {int(k): v for k, v in saved["results"].items()}
+        results = {(int(k) if k.isdigit() else k): v for k, v in saved["results"].items()}
         for runs in (r for per in results.values() for r in per.values()):
             for i, r in enumerate(runs):
                 r.setdefault("run", i + 1)
         print(table(results))
         return 0
-    if not BUILT_KEEL.exists():
+    unknown = [t for t in TOOLS if t not in KNOWN_TOOLS]
+    if unknown:
+        raise SystemExit(f"TOOLS: unknown {' '.join(unknown)} (known: {' '.join(KNOWN_TOOLS)})")
+    if LANDED is not None and not (LANDED / "manifest.csv").exists():
+        raise SystemExit(f"LANDED={LANDED}: no manifest.csv there")
+    needs_keel = "keel" in TOOLS or LANDED is None
+    if needs_keel and not BUILT_KEEL.exists():
         raise SystemExit(
             f"no keel binary at {BUILT_KEEL}: build it with "
             "`CARGO_TARGET_DIR=$HOME/.cache/keel-target cargo build --workspace`"
         )
     if not Path("/usr/bin/time").exists():
         raise SystemExit("/usr/bin/time is missing: apt-get install time")
-    KEEL_SHA = snapshot_keel()
+    if needs_keel:
+        KEEL_SHA = snapshot_keel()
     info = machine()
-    log(f"keel {info['keel_binary']} (built {info['keel_binary_built']}), {info['cpu']}, {info['nproc']} cores")
+    if needs_keel:
+        log(f"keel {info['keel_binary']} (built {info['keel_binary_built']}), {info['cpu']}, {info['nproc']} cores")
+    else:
+        log(f"no keel (not in TOOLS), {info['cpu']}, {info['nproc']} cores")
     all_results, problems, prepared = {}, [], {}
-    for size in SIZES:
-        landed = prepare(size)
-        prepared[size] = json.loads((landed / "prepare.json").read_text())
+    for size in [LANDED.name] if LANDED is not None else SIZES:
+        if LANDED is not None:
+            landed = LANDED
+            log(f"{size}: the landed input at {landed} (not prepared here)")
+        else:
+            landed = prepare(size)
+            prepared[size] = json.loads((landed / "prepare.json").read_text())
         results = {tool: [] for tool in TOOLS}
         for run in range(RUNS):
             for tool in TOOLS:
-                log(f"{size} buildings, run {run + 1}/{RUNS}: {tool} (load {loadavg()})")
+                log(f"{label(size)}, run {run + 1}/{RUNS}: {tool} (load {loadavg()})")
                 r = run_keel(landed) if tool == "keel" else run_peer(tool, landed)
                 r.pop("stdout", None)
                 r["run"] = run + 1
@@ -440,7 +475,12 @@ def main() -> int:
                     f"; keel's own step record: {b['keel_step_s']} s, "
                     f"peak RSS {b['keel_step_peak_rss_mib']} MiB"
                 )
-            print(f"{size} × {YEARS} {tool}: rejected by rule {b['rejected_by_rule']}{extra}")
+            if tool == "spark":
+                extra = (
+                    f"; session (JVM) started after {b.get('session_s')} s; peak RSS of the "
+                    f"JVM {b.get('jvm_peak_rss_mib')} MiB, of Python {b.get('python_peak_rss_mib')} MiB"
+                )
+            print(f"{label(size)} {tool}: rejected by rule {b['rejected_by_rule']}{extra}")
     print()
     if problems:
         print("DISAGREEMENTS:")
