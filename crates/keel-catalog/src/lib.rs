@@ -19,7 +19,9 @@
 //! - [`metadata`]: physical metadata of landing objects (what dialect detection found).
 //! - [`runs`]: runs and their steps with metrics.
 //! - [`datasets`]: datasets of every zone and their versions, with the inputs each read.
+//! - [`checks`]: the results of model checks, run after run.
 
+pub mod checks;
 pub mod datasets;
 pub mod formatting;
 pub mod ledger;

@@ -181,6 +181,27 @@ CREATE TABLE object_metadata (
     PRIMARY KEY (object_id, table_name)
 );
 ",
+    // 6: the results of model checks, one line per run, model, check and partition, kept
+    // as history (the failing rows themselves are in exploitation/_checks/<model>).
+    "
+CREATE TABLE check_results (
+    run_id        TEXT NOT NULL,
+    model         TEXT NOT NULL,
+    model_version INTEGER,
+    check_name    TEXT NOT NULL,
+    spec_hash     TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    partition     TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    failing_rows  INTEGER NOT NULL,
+    observed      TEXT,
+    message       TEXT,
+    checked_at    TEXT NOT NULL,
+    PRIMARY KEY (run_id, model, check_name, partition)
+);
+CREATE INDEX check_results_model ON check_results(model, model_version);
+",
 ];
 
 /// A handle on the catalog database.

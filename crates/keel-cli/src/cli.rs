@@ -45,8 +45,12 @@ pub enum Command {
     /// Compact the small files of every table and delete the files no version within the
     /// retention references (`[maintenance]` in keel.toml).
     Maintain(MaintainArgs),
-    /// Build the exploitation models whose inputs changed.
-    Build,
+    /// Build the exploitation models whose inputs changed, then run their checks.
+    Build(BuildArgs),
+    /// Run the models' checks on their current versions, or show their history.
+    Check(CheckArgs),
+    /// Write a model (or `zone.table`) to a Parquet, CSV, Arrow or `.npy` file.
+    Export(ExportArgs),
     /// Zones, sources and their freshness, last runs, ledger totals.
     Status,
     /// Query formatted, quarantine, exploitation and catalog tables.
@@ -124,6 +128,72 @@ pub struct FormatArgs {
     /// move those that pass into the table. Repeatable.
     #[arg(long, value_name = "TABLE")]
     pub reprocess_quarantine: Vec<String>,
+}
+
+/// Models picked by `--select`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectArgs {
+    /// `MODEL` (that model), `MODEL+` (and every model downstream of it), `+MODEL` (and
+    /// every model upstream of it). Repeatable; default: every model.
+    #[arg(long = "select", short = 's', value_name = "MODEL[+]")]
+    pub select: Vec<String>,
+}
+
+/// Arguments of `keel build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The models built.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Rebuild incremental models in full instead of taking only what is new.
+    #[arg(long)]
+    pub full_refresh: bool,
+}
+
+/// Arguments of `keel check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The models checked.
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Show the results of earlier runs instead of checking (newest first).
+    #[arg(long)]
+    pub history: bool,
+    /// With `--history`: at most this many result lines.
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Output format of `--history`.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// Arguments of `keel export`.
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The model, or `zone.table` (`formatted.readings`, ...).
+    pub model: String,
+    /// The file format (`npy`: the numeric columns as a 2-D float64 tensor).
+    #[arg(long, value_enum)]
+    pub format: ExportFormatArg,
+    /// The file written; `<output>.json` says what was read, at which version.
+    #[arg(long, short = 'o')]
+    pub output: std::path::PathBuf,
+    /// Only these columns, in this order (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Vec<String>,
+}
+
+/// File formats of `keel export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormatArg {
+    /// Apache Parquet (zstd).
+    Parquet,
+    /// CSV with a header line.
+    Csv,
+    /// Arrow IPC file.
+    Arrow,
+    /// NumPy `.npy`: numeric columns, nulls as NaN.
+    Npy,
 }
 
 /// Arguments of `keel maintain`.

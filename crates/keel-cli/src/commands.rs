@@ -1,7 +1,9 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
+pub mod check;
 pub mod demo;
 pub mod example;
+pub mod export;
 pub mod init;
 pub mod landing;
 pub mod quarantine;
@@ -47,7 +49,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Format(args) => run::format(&load(&dir, profile)?, &args).await,
         Command::Maintain(args) => run::maintain(&load(&dir, profile)?, &args).await,
         Command::Quarantine(args) => quarantine::show(&load(&dir, profile)?, &args).await,
-        Command::Build => run::run(&load(&dir, profile)?, &[Stage::Build], "build", &[]).await,
+        Command::Build(args) => run::build(&load(&dir, profile)?, &args).await,
+        Command::Check(args) if args.history => check::history(&load(&dir, profile)?, &args),
+        Command::Check(args) => run::check(&load(&dir, profile)?, &args).await,
+        Command::Export(args) => export::export(&load(&dir, profile)?, &args).await,
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
         Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),

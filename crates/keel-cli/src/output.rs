@@ -40,6 +40,10 @@ pub fn print_run_summary(summary: &RunSummary) {
             "nothing to do: no new landing objects, every model up to date".to_string()
         }
         RunOutcome::ModelsFailed(models) => format!("failed models: {}", models.join(", ")),
+        RunOutcome::ChecksFailed(models) => format!(
+            "error checks fail (their dependents are not built): {}",
+            models.join(", ")
+        ),
     };
     println!(
         "run {}: {outcome} in {:.1} s, peak RSS {}",

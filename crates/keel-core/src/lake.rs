@@ -49,6 +49,16 @@ impl Lake {
         self.root.join("exploitation").join(model)
     }
 
+    /// The Delta table of the rows that failed a model's checks, run after run.
+    pub fn check_failures(&self, model: &str) -> PathBuf {
+        self.root.join("exploitation").join("_checks").join(model)
+    }
+
+    /// Scratch space where a model's build stages its result before committing it.
+    pub fn model_staging(&self, model: &str) -> PathBuf {
+        self.root.join("_staging").join("_models").join(model)
+    }
+
     /// Scratch space where formatting stages a source's chunk before committing it (Arrow
     /// IPC files; emptied when the source is formatted next).
     pub fn staging(&self, source: &str) -> PathBuf {

@@ -567,6 +567,8 @@ fn load_models(dir: &Path) -> Result<Vec<Model>> {
         let toml_path = models_dir.join(format!("{name}.toml"));
         let (spec_path, spec) = if toml_path.is_file() {
             let spec: ModelSpec = read_toml(&toml_path)?;
+            spec.validate()
+                .map_err(|m| CoreError::config(&toml_path, m))?;
             (Some(toml_path), spec)
         } else {
             (None, ModelSpec::default())

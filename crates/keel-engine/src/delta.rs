@@ -250,6 +250,8 @@ pub enum WriteMode {
     Append,
     /// Replace the table's rows (and schema) with these.
     Overwrite,
+    /// Add the rows; columns the table lacks are added to it.
+    AppendMergingSchema,
 }
 
 /// Writes `batches` to the table at `path` (creating it), tagged with `txn`, and returns the
@@ -455,11 +457,13 @@ async fn commit_write(
     txn: Option<&Txn>,
 ) -> Result<i64> {
     let mut builder = builder.with_save_mode(match mode {
-        WriteMode::Append => SaveMode::Append,
+        WriteMode::Append | WriteMode::AppendMergingSchema => SaveMode::Append,
         WriteMode::Overwrite => SaveMode::Overwrite,
     });
-    if mode == WriteMode::Overwrite {
-        builder = builder.with_schema_mode(SchemaMode::Overwrite);
+    match mode {
+        WriteMode::Overwrite => builder = builder.with_schema_mode(SchemaMode::Overwrite),
+        WriteMode::AppendMergingSchema => builder = builder.with_schema_mode(SchemaMode::Merge),
+        WriteMode::Append => {}
     }
     builder = builder.with_commit_properties(commit_properties(txn));
     let table = builder.await.map_err(delta_err(path))?;

@@ -13,9 +13,11 @@
 //! - [`session`]: building the session and registering the zones' tables.
 //! - [`delta`]: opening Delta tables, idempotent writes, txn markers.
 //! - [`catalog_tables`]: the catalog's SQLite tables as Arrow tables.
+//! - [`frame`]: running a query into staged Arrow files, with what its scans read.
 
 pub mod catalog_tables;
 pub mod delta;
+pub mod frame;
 pub mod session;
 
 pub use session::Session;
@@ -45,6 +47,9 @@ pub enum EngineError {
     /// A path is not usable as a table location.
     #[error("`{0}` is not a usable table location")]
     Location(String),
+    /// A file operation failed (staging a result).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 impl From<datafusion::error::DataFusionError> for EngineError {

@@ -1,7 +1,7 @@
 //! The DataFusion session: one per command, with the lake's tables registered by zone
 //! (`formatted.<table>`, `quarantine.<table>`, `flags.<table>` and `valid.<table>` (the
-//! formatted rows without those flagged invalid), `exploitation.<model>`,
-//! `keel_catalog.<table>`) and `information_schema` enabled so tools can list them.
+//! formatted rows without those flagged invalid), `exploitation.<model>`, `checks.<model>`
+//! (the rows that failed its checks), `keel_catalog.<table>`) and `information_schema` enabled so tools can list them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,6 +23,7 @@ pub const ZONES: &[&str] = &[
     "flags",
     "valid",
     "exploitation",
+    "checks",
     "keel_catalog",
 ];
 
@@ -86,8 +87,12 @@ impl Session {
                 session.register_valid(&name).await?;
             }
         }
-        for (name, path) in delta_tables_in(&lake.root().join("exploitation")) {
+        let exploitation = lake.root().join("exploitation");
+        for (name, path) in delta_tables_in(&exploitation) {
             session.register_delta("exploitation", &name, &path).await?;
+        }
+        for (name, path) in delta_tables_in(&exploitation.join("_checks")) {
+            session.register_delta("checks", &name, &path).await?;
         }
         if let Some(catalog) = catalog {
             session.register_catalog(catalog)?;
@@ -128,6 +133,18 @@ impl Session {
         Ok(Some(version))
     }
 
+    /// Registers the query `sql` as the view `zone.name` (replacing what had that name).
+    ///
+    /// # Errors
+    /// When the query does not plan.
+    pub async fn register_view(&mut self, zone: &str, name: &str, sql: &str) -> Result<()> {
+        let view = self.ctx.sql(sql).await?.into_view();
+        let schema = self.schema(zone);
+        let _ = schema.deregister_table(name)?;
+        schema.register_table(name.to_string(), view)?;
+        Ok(())
+    }
+
     /// Registers `valid.<name>`: the rows of `formatted.<name>` that `flags.<name>` does not
     /// flag invalid (a view, read at the versions registered).
     async fn register_valid(&mut self, name: &str) -> Result<()> {
@@ -136,11 +153,7 @@ impl Session {
              SELECT 1 FROM keel.flags.\"{name}\" f WHERE f.severity = 'invalid' \
              AND f._keel_object = t._keel_object AND f._keel_line = t._keel_line)"
         );
-        let view = self.ctx.sql(&sql).await?.into_view();
-        let schema = self.schema("valid");
-        let _ = schema.deregister_table(name)?;
-        schema.register_table(name.to_string(), view)?;
-        Ok(())
+        self.register_view("valid", name, &sql).await
     }
 
     /// Registers the catalog's tables under `keel_catalog`.

@@ -99,8 +99,8 @@ pub fn compose_cells<'a>(binding: &Binding, parts: Vec<Cell<'a>>) -> Cell<'a> {
             c => Some(show(c)),
         })
         .collect();
-    match binding.compose(|k, _| texts.get(k).and_then(Option::as_ref)) {
-        Some(text) => Cell::Text(Cow::Owned(text)),
+    match binding.compose(|k, _| texts.get(k).and_then(Option::as_deref).map(Cow::Borrowed)) {
+        Some(text) => Cell::Text(Cow::Owned(text.into_owned())),
         None => Cell::Null,
     }
 }
@@ -123,7 +123,7 @@ pub fn convert(
             Some(text) => Cell::Text(Cow::Borrowed(text)),
             None => Cell::Null,
         },
-        || record.raw.clone(),
+        || record.raw.to_string(),
     )
 }
 

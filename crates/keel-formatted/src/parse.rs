@@ -12,15 +12,32 @@ use std::borrow::Cow;
 
 use encoding_rs::Encoding;
 
-/// A record as read, before typing: one optional text value per canonical column.
+/// A record as read, before typing: one optional text value per canonical column. A
+/// streaming parser lends its record's text (borrowed from its buffer until the record is
+/// handed on); a whole-object parser owns it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RawRecord {
+pub struct RawRecord<'a> {
     /// 1-based line of the record's start (CSV, NDJSON) or 1-based record index (JSON).
     pub line: i64,
-    /// The record's raw text.
-    pub raw: String,
+    /// The record's raw text, at most [`MAX_RAW`] bytes.
+    pub raw: Cow<'a, str>,
     /// One value per canonical column (`None`: absent).
-    pub values: Vec<Option<String>>,
+    pub values: Vec<Option<Cow<'a, str>>>,
+}
+
+impl RawRecord<'_> {
+    /// The record with its text owned.
+    pub fn into_owned(self) -> RawRecord<'static> {
+        RawRecord {
+            line: self.line,
+            raw: Cow::Owned(self.raw.into_owned()),
+            values: self
+                .values
+                .into_iter()
+                .map(|v| v.map(|v| Cow::Owned(v.into_owned())))
+                .collect(),
+        }
+    }
 }
 
 /// A record (or a whole object) that cannot be formatted, and why.
@@ -42,7 +59,7 @@ pub struct Rejection {
 }
 
 /// What parsing one object yields, record by record in file order.
-pub type Parsed = Vec<Result<RawRecord, Rejection>>;
+pub type Parsed = Vec<Result<RawRecord<'static>, Rejection>>;
 
 /// Canonical rows of one input with their line (or row number), or rejections, in order.
 ///
@@ -56,6 +73,9 @@ pub fn name_values(dialect: &crate::plan::DialectPlan, original_name: &str) -> V
     bound_values(dialect, dialect.bindings.len(), original_name, |_, _, _| {
         None
     })
+    .into_iter()
+    .map(|v| v.map(Cow::into_owned))
+    .collect()
 }
 
 /// One rejection standing for a whole input (line 0).
@@ -143,12 +163,12 @@ impl<R: std::io::Read> Blocks<R> {
 /// dialect binds a column to it, else from `field(column index, part, field name)` for each
 /// of the binding's fields (part 0 of a single `field`; parts of composite `fields` are
 /// joined by [`crate::plan::Binding::compose`]).
-pub fn bound_values(
+pub fn bound_values<'a>(
     dialect: &crate::plan::DialectPlan,
     columns: usize,
     original_name: &str,
-    mut field: impl FnMut(usize, usize, &str) -> Option<String>,
-) -> Vec<Option<String>> {
+    mut field: impl FnMut(usize, usize, &str) -> Option<Cow<'a, str>>,
+) -> Vec<Option<Cow<'a, str>>> {
     (0..columns)
         .map(|i| {
             let binding = dialect.bindings[i].as_ref()?;
@@ -156,7 +176,7 @@ pub fn bound_values(
                 Some(re) => re
                     .captures(original_name)
                     .and_then(|c| c.get(1))
-                    .map(|m| m.as_str().to_string()),
+                    .map(|m| Cow::Owned(m.as_str().to_string())),
                 None => binding.compose(|part, name| field(i, part, name)),
             }
         })
@@ -168,12 +188,17 @@ pub const MAX_RAW: usize = 64 * 1024;
 
 /// Cuts `s` to at most [`MAX_RAW`] bytes on a character boundary.
 pub fn clip(s: &str) -> String {
+    clipped(s).to_string()
+}
+
+/// The first [`MAX_RAW`] bytes of `s` at most, cut on a character boundary.
+pub fn clipped(s: &str) -> &str {
     if s.len() <= MAX_RAW {
-        return s.to_string();
+        return s;
     }
     let mut end = MAX_RAW;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_string()
+    &s[..end]
 }

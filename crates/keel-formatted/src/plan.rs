@@ -72,13 +72,13 @@ impl Binding {
     /// that are absent or blank are no value when all are, and empty text between the
     /// spaces otherwise (so that the format rejects the joined value and quarantine shows
     /// what was there).
-    pub fn compose<S: AsRef<str>>(
+    pub fn compose<'v>(
         &self,
-        mut value: impl FnMut(usize, &str) -> Option<S>,
-    ) -> Option<String> {
+        mut value: impl FnMut(usize, &str) -> Option<std::borrow::Cow<'v, str>>,
+    ) -> Option<std::borrow::Cow<'v, str>> {
         match self.fields() {
             [] => None,
-            [one] if self.fields.is_empty() => value(0, one).map(|v| v.as_ref().to_string()),
+            [one] if self.fields.is_empty() => value(0, one),
             parts => {
                 let mut joined = String::new();
                 let mut any = false;
@@ -87,12 +87,12 @@ impl Binding {
                         joined.push(' ');
                     }
                     if let Some(v) = value(k, name) {
-                        let v = v.as_ref().trim();
+                        let v = v.trim();
                         any |= !v.is_empty();
                         joined.push_str(v);
                     }
                 }
-                any.then_some(joined)
+                any.then_some(std::borrow::Cow::Owned(joined))
             }
         }
     }

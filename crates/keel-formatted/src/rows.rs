@@ -63,6 +63,24 @@ pub fn to_batch(
     rows: &[&Row],
 ) -> Result<RecordBatch> {
     let n = rows.len();
+    let mut arrays = value_arrays(columns, rows);
+    let mut object = StringBuilder::with_capacity(n, n * 24);
+    let mut line = Int64Builder::with_capacity(n);
+    let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    for r in rows {
+        object.append_value(&r.object);
+        line.append_value(r.line);
+        at.append_value(r.ingested_at);
+    }
+    arrays.push(Arc::new(object.finish()));
+    arrays.push(Arc::new(line.finish()));
+    arrays.push(Arc::new(at.finish()));
+    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+}
+
+/// One array per canonical column of `rows` (no provenance).
+pub(crate) fn value_arrays(columns: &[CanonicalColumn], rows: &[&Row]) -> Vec<ArrayRef> {
+    let n = rows.len();
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len() + 3);
     for (i, c) in columns.iter().enumerate() {
         let values = rows.iter().map(|r| &r.values[i]);
@@ -133,18 +151,7 @@ pub fn to_batch(
         };
         arrays.push(array);
     }
-    let mut object = StringBuilder::with_capacity(n, n * 24);
-    let mut line = Int64Builder::with_capacity(n);
-    let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    for r in rows {
-        object.append_value(&r.object);
-        line.append_value(r.line);
-        at.append_value(r.ingested_at);
-    }
-    arrays.push(Arc::new(object.finish()));
-    arrays.push(Arc::new(line.finish()));
-    arrays.push(Arc::new(at.finish()));
-    Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    arrays
 }
 
 /// The schema of every quarantine table.

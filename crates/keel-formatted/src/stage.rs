@@ -20,17 +20,20 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array, UInt64Array};
+use arrow::array::{
+    ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringBuilder,
+    TimestampMicrosecondBuilder, UInt32Array, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type, UInt64Type};
 use arrow::ipc::reader::FileReader;
-use arrow::ipc::writer::FileWriter;
+use arrow::ipc::writer::{FileWriter, IpcWriteOptions};
 use keel_catalog::ledger::LedgerEntry;
 use keel_catalog::manifest::LandingObject;
 use keel_engine::delta::Staged;
 
 use crate::Result;
 use crate::plan::SourcePlan;
-use crate::rows::{QuarantineRow, Row, quarantine_batch, quarantine_schema, to_batch};
+use crate::rows::{QuarantineRow, Row, quarantine_batch, quarantine_schema, value_arrays};
 
 /// Where the records of a chunk go, object by object (`object` is the object's index in the
 /// chunk).
@@ -152,6 +155,8 @@ pub(crate) struct Stage {
     batch_size: usize,
     /// Indexes of the key columns (none: every row is its own).
     keys: Vec<usize>,
+    layout: Layout,
+    inputs: Inputs,
     parts: Vec<Part>,
     quarantine: Spill,
     quarantine_pending: Vec<QuarantineRow>,
@@ -168,31 +173,156 @@ struct Part {
     rows: Vec<Row>,
     keys: Vec<u128>,
     objects: Vec<u32>,
+    inputs: Vec<u32>,
     spill: Spill,
+}
+
+/// The columns of a staged batch: the canonical values, `_keel_line`, the key's fingerprint
+/// in two halves, the object's index in the chunk and the input's index in [`Inputs`]. The
+/// object's id and ingestion time are the input's: they are put back when a partition is
+/// settled instead of being staged on every row.
+#[derive(Clone, Copy)]
+struct Layout {
+    values: usize,
+}
+
+impl Layout {
+    fn line(self) -> usize {
+        self.values
+    }
+    fn hi(self) -> usize {
+        self.values + 1
+    }
+    fn lo(self) -> usize {
+        self.values + 2
+    }
+    fn object(self) -> usize {
+        self.values + 3
+    }
+    fn input(self) -> usize {
+        self.values + 4
+    }
+
+    /// The staged schema for the table schema `schema` (values, then provenance).
+    fn schema(self, schema: &SchemaRef) -> SchemaRef {
+        let mut fields: Vec<Field> = schema.fields()[..self.values]
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new(
+            crate::plan::PROVENANCE[1],
+            DataType::Int64,
+            false,
+        ));
+        fields.push(Field::new(KEY_HI, DataType::UInt64, false));
+        fields.push(Field::new(KEY_LO, DataType::UInt64, false));
+        fields.push(Field::new(OBJECT, DataType::UInt32, false));
+        fields.push(Field::new(INPUT, DataType::UInt32, false));
+        Arc::new(Schema::new(fields))
+    }
+
+    /// The rows of a staged batch in the table's `schema`, provenance put back from
+    /// `inputs`.
+    fn restore(
+        self,
+        staged: &RecordBatch,
+        inputs: &[(Arc<str>, i64)],
+        schema: &SchemaRef,
+    ) -> Result<RecordBatch> {
+        let index = staged.column(self.input()).as_primitive::<UInt32Type>();
+        let n = index.len();
+        let width = inputs.first().map_or(0, |(o, _)| o.len());
+        let mut object = StringBuilder::with_capacity(n, n * width);
+        let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+        for &i in index.values() {
+            let (o, t) = &inputs[i as usize];
+            object.append_value(o);
+            at.append_value(*t);
+        }
+        let mut arrays = staged.columns()[..self.values].to_vec();
+        arrays.push(Arc::new(object.finish()));
+        arrays.push(staged.column(self.line()).clone());
+        arrays.push(Arc::new(at.finish()));
+        Ok(RecordBatch::try_new(schema.clone(), arrays)?)
+    }
+}
+
+/// The inputs of a chunk (an object, or a member of an archive) with their ingestion
+/// times, each once.
+#[derive(Default)]
+struct Inputs {
+    list: Vec<(Arc<str>, i64)>,
+    index: HashMap<(Arc<str>, i64), u32>,
+    /// The last one asked for: rows come input by input.
+    last: Option<(Arc<str>, i64, u32)>,
+}
+
+impl Inputs {
+    fn index(&mut self, object: &Arc<str>, ingested_at: i64) -> u32 {
+        if let Some((o, at, i)) = &self.last
+            && Arc::ptr_eq(o, object)
+            && *at == ingested_at
+        {
+            return *i;
+        }
+        let list = &mut self.list;
+        let i = *self
+            .index
+            .entry((object.clone(), ingested_at))
+            .or_insert_with(|| {
+                list.push((object.clone(), ingested_at));
+                (list.len() - 1) as u32
+            });
+        self.last = Some((object.clone(), ingested_at, i));
+        i
+    }
+}
+
+/// What settling every partition shares.
+struct Settle<'a> {
+    keyed: bool,
+    layout: Layout,
+    aborted: &'a HashSet<u32>,
+    inputs: &'a [(Arc<str>, i64)],
+    /// The declaration's schema, and the table's when it differs.
+    schema: &'a SchemaRef,
+    table_schema: Option<&'a SchemaRef>,
+}
+
+/// An Arrow IPC file writer at `path`, its buffers LZ4-compressed: staged rows repeat
+/// (device ids, timestamps a step apart), and what is not written does not wait for the
+/// disk.
+fn ipc_writer(path: &std::path::Path, schema: &SchemaRef) -> Result<FileWriter<BufWriter<File>>> {
+    let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    let options = IpcWriteOptions::default()
+        .try_with_compression(Some(arrow::ipc::CompressionType::LZ4_FRAME))?;
+    Ok(FileWriter::try_new_with_options(file, schema, options)?)
 }
 
 impl Part {
     /// Settles this partition's duplicates and pushes its live rows (those of aborted
-    /// objects left out, conformed to `table_schema` when given) to `out`; `duplicates`
-    /// counts them per object. Returns the rows of earlier objects replaced.
+    /// objects left out, with their provenance put back, conformed to `table_schema` when
+    /// given) to `out`; `duplicates` counts them per object. Returns the rows of earlier
+    /// objects replaced.
     fn settle(
         &mut self,
-        keyed: bool,
-        aborted: &HashSet<u32>,
-        width: usize,
-        table_schema: Option<&SchemaRef>,
+        settle: &Settle<'_>,
         duplicates: &mut [i64],
         out: &mut Output,
     ) -> Result<u64> {
         self.spill.close()?;
+        let layout = settle.layout;
+        let aborted = settle.aborted;
         let mut dedup = Dedup::default();
-        if keyed {
+        if settle.keyed {
             let mut ordinal = 0u64;
-            for batch in self.spill.batches()? {
+            // Only the keys and objects: with the other columns left compressed on disk.
+            let projection = vec![layout.hi(), layout.lo(), layout.object()];
+            for batch in self.spill.batches(Some(projection))? {
                 let batch = batch?;
-                let hi = batch.column(width).as_primitive::<UInt64Type>();
-                let lo = batch.column(width + 1).as_primitive::<UInt64Type>();
-                let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
+                let hi = batch.column(0).as_primitive::<UInt64Type>();
+                let lo = batch.column(1).as_primitive::<UInt64Type>();
+                let objects = batch.column(2).as_primitive::<UInt32Type>();
                 for i in 0..batch.num_rows() {
                     let object = objects.value(i);
                     if !aborted.contains(&object) {
@@ -204,9 +334,9 @@ impl Part {
             }
         }
         let mut ordinal = 0u64;
-        for batch in self.spill.batches()? {
+        for batch in self.spill.batches(None)? {
             let batch = batch?;
-            let objects = batch.column(width + 2).as_primitive::<UInt32Type>();
+            let objects = batch.column(layout.object()).as_primitive::<UInt32Type>();
             let keep: BooleanArray = (0..batch.num_rows())
                 .map(|i| {
                     let live =
@@ -216,8 +346,8 @@ impl Part {
                 .collect();
             ordinal += batch.num_rows() as u64;
             let kept = arrow::compute::filter_record_batch(&batch, &keep)?;
-            let kept = kept.project(&(0..width).collect::<Vec<_>>())?;
-            let kept = match table_schema {
+            let kept = layout.restore(&kept, settle.inputs, settle.schema)?;
+            let kept = match settle.table_schema {
                 Some(s) => crate::evolve::conform(&kept, s)?,
                 None => kept,
             };
@@ -256,8 +386,7 @@ impl Spill {
             return Ok(());
         }
         if self.writer.is_none() {
-            let file = BufWriter::with_capacity(1 << 20, File::create(&self.path)?);
-            self.writer = Some(FileWriter::try_new(file, &self.schema)?);
+            self.writer = Some(ipc_writer(&self.path, &self.schema)?);
             self.on_disk = true;
         }
         if let Some(w) = &mut self.writer {
@@ -276,21 +405,26 @@ impl Spill {
         Ok(())
     }
 
-    /// Every batch, in the order pushed (the spilled ones first, read as the iterator goes).
-    fn batches(&self) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
+    /// Every batch, in the order pushed (the spilled ones first, read as the iterator goes),
+    /// with only the columns of `projection` when one is given.
+    fn batches(
+        &self,
+        projection: Option<Vec<usize>>,
+    ) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
         let from_file = if self.on_disk {
             let reader = FileReader::try_new(
                 std::io::BufReader::with_capacity(1 << 20, File::open(&self.path)?),
-                None,
+                projection.clone(),
             )?;
             Some(reader.map(|b| b.map_err(Into::into)))
         } else {
             None
         };
-        Ok(from_file
-            .into_iter()
-            .flatten()
-            .chain(self.memory.iter().cloned().map(Ok)))
+        let in_memory = self.memory.iter().map(move |b| match &projection {
+            Some(p) => b.project(p).map_err(Into::into),
+            None => Ok(b.clone()),
+        });
+        Ok(from_file.into_iter().flatten().chain(in_memory))
     }
 }
 
@@ -330,21 +464,16 @@ impl Stage {
         } else {
             1
         };
-        let mut fields: Vec<Field> = plan
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        fields.push(Field::new(KEY_HI, DataType::UInt64, false));
-        fields.push(Field::new(KEY_LO, DataType::UInt64, false));
-        fields.push(Field::new(OBJECT, DataType::UInt32, false));
-        let schema = Arc::new(Schema::new(fields));
+        let layout = Layout {
+            values: plan.columns.len(),
+        };
+        let schema = layout.schema(&plan.schema);
         let parts = (0..partitions)
             .map(|p| Part {
                 rows: Vec::new(),
                 keys: Vec::new(),
                 objects: Vec::new(),
+                inputs: Vec::new(),
                 spill: Spill::new(dir.path().join(format!("part-{p}.arrow")), schema.clone()),
             })
             .collect();
@@ -360,6 +489,8 @@ impl Stage {
                 batch_size.max(1)
             },
             keys: plan.keys.clone(),
+            layout,
+            inputs: Inputs::default(),
             parts,
             quarantine_pending: Vec::new(),
             aborted: HashSet::new(),
@@ -378,12 +509,19 @@ impl Stage {
             return Ok(());
         }
         let refs: Vec<&Row> = part.rows.iter().collect();
-        let batch = to_batch(&self.schema, &self.plan_columns, &refs)?;
+        let mut columns = value_arrays(&self.plan_columns, &refs);
+        let lines: Int64Array = part.rows.iter().map(|r| r.line).collect();
         let hi: UInt64Array = part.keys.iter().map(|k| (k >> 64) as u64).collect();
         let lo: UInt64Array = part.keys.iter().map(|&k| k as u64).collect();
         let objects = UInt32Array::from(std::mem::take(&mut part.objects));
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        columns.extend([Arc::new(hi) as ArrayRef, Arc::new(lo), Arc::new(objects)]);
+        let inputs = UInt32Array::from(std::mem::take(&mut part.inputs));
+        columns.extend([
+            Arc::new(lines) as ArrayRef,
+            Arc::new(hi),
+            Arc::new(lo),
+            Arc::new(objects),
+            Arc::new(inputs),
+        ]);
         let batch = RecordBatch::try_new(part.spill.schema.clone(), columns)?;
         part.rows.clear();
         part.keys.clear();
@@ -429,9 +567,17 @@ impl Stage {
         }
         self.flush_quarantine()?;
         let out_schema = table_schema.cloned().unwrap_or_else(|| self.schema.clone());
-        let width = self.schema.fields().len();
-        let (keyed, spilled) = (!self.keys.is_empty(), self.spilled);
+        let spilled = self.spilled;
         let aborted = std::mem::take(&mut self.aborted);
+        let inputs = std::mem::take(&mut self.inputs.list);
+        let settle = Settle {
+            keyed: !self.keys.is_empty(),
+            layout: self.layout,
+            aborted: &aborted,
+            inputs: &inputs,
+            schema: &self.schema,
+            table_schema,
+        };
         let rows_dir = self.dir.path().join("rows");
         // Partitions are settled side by side (each its own dedup map, its own output files
         // and duplicate counts), one worker per core.
@@ -448,19 +594,12 @@ impl Stage {
                 .enumerate()
                 .map(|(worker, group)| {
                     let mut duplicates = vec![0; entries.len()];
-                    let (aborted, out_schema, rows_dir) = (&aborted, &out_schema, &rows_dir);
+                    let (settle, out_schema, rows_dir) = (&settle, &out_schema, &rows_dir);
                     scope.spawn(move || {
                         let mut out = Output::new(spilled, rows_dir.clone(), out_schema, worker)?;
                         let mut replaced = 0;
                         for part in group {
-                            replaced += part.settle(
-                                keyed,
-                                aborted,
-                                width,
-                                table_schema,
-                                &mut duplicates,
-                                &mut out,
-                            )?;
+                            replaced += part.settle(settle, &mut duplicates, &mut out)?;
                         }
                         Ok((out, duplicates, replaced))
                     })
@@ -491,7 +630,7 @@ impl Stage {
         )?;
         let ids = std::mem::take(&mut self.aborted_ids);
         self.quarantine.close()?;
-        for batch in self.quarantine.batches()? {
+        for batch in self.quarantine.batches(None)? {
             let batch = batch?;
             let batch = if ids.is_empty() {
                 batch
@@ -526,6 +665,7 @@ pub(crate) fn base_id(reference: &str) -> &str {
 const KEY_HI: &str = "__keel_key_hi";
 const KEY_LO: &str = "__keel_key_lo";
 const OBJECT: &str = "__keel_object_index";
+const INPUT: &str = "__keel_input_index";
 
 impl Sink for Stage {
     fn row(&mut self, object: u32, row: Row) -> Result<()> {
@@ -540,10 +680,12 @@ impl Sink for Stage {
         } else {
             0
         };
+        let input = self.inputs.index(&row.object, row.ingested_at);
         let part = &mut self.parts[p];
         part.rows.push(row);
         part.keys.push(key);
         part.objects.push(object);
+        part.inputs.push(input);
         if part.rows.len() >= self.batch_size {
             self.flush_part(p)?;
         }
@@ -630,8 +772,7 @@ impl Output {
                 done.finish()?;
             }
             let path = dir.join(format!("{}-{}.arrow", self.name, self.files));
-            let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
-            self.file = Some(FileWriter::try_new(file, &self.schema)?);
+            self.file = Some(ipc_writer(&path, &self.schema)?);
             self.files += 1;
             self.file_bytes = 0;
         }

@@ -7,9 +7,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use keel_catalog::Catalog;
 use keel_catalog::runs::StepRecord;
 use keel_core::Project;
+use keel_core::spec::Materialization;
 use keel_engine::Session;
 use keel_engine::delta;
-use keel_exploitation::{BuildStatus, build_models, plan_models};
+use keel_exploitation::{BuildOptions, BuildStatus, build_models, plan_models, select};
 
 use crate::lock::ProjectLock;
 use crate::metrics::peak_rss_bytes;
@@ -28,6 +29,8 @@ pub enum Stage {
     Build,
     /// Every table is compacted and vacuumed (`keel maintain`).
     Maintain,
+    /// The models' checks run on their current versions (`keel check`).
+    Check,
 }
 
 /// What to run.
@@ -47,6 +50,10 @@ pub struct RunOptions {
     pub reprocess: Vec<String>,
     /// The clock of vacuum's retention, in ms since the epoch (`None`: now). For tests.
     pub now_ms: Option<i64>,
+    /// Models the build stage builds (`name`, `name+`, `+name`; all when empty).
+    pub select: Vec<String>,
+    /// Incremental models are rebuilt in full.
+    pub full_refresh: bool,
 }
 
 impl RunOptions {
@@ -66,6 +73,8 @@ impl Default for RunOptions {
             rebuild: Vec::new(),
             reprocess: Vec::new(),
             now_ms: None,
+            select: Vec::new(),
+            full_refresh: false,
         }
     }
 }
@@ -77,8 +86,12 @@ pub enum RunOutcome {
     Success,
     /// Nothing was new: no object landed, nothing formatted, every model up to date.
     NothingToDo,
-    /// A model failed (its dependents were skipped).
+    /// A model failed (its dependents were skipped); the models listed failed or were
+    /// skipped.
     ModelsFailed(Vec<String>),
+    /// Every model built, but `error` checks fail on these (their dependents, listed too,
+    /// were skipped).
+    ChecksFailed(Vec<String>),
 }
 
 /// The result of a run.
@@ -139,6 +152,7 @@ pub async fn run(project: &Project, options: &RunOptions) -> Result<RunSummary> 
         Ok(outcome) => {
             let status = match &outcome {
                 RunOutcome::ModelsFailed(_) => "failed",
+                RunOutcome::ChecksFailed(_) => "checks_failed",
                 _ => "success",
             };
             catalog.finish_run(&run_id, status, None)?;
@@ -355,29 +369,64 @@ async fn run_stages(
         }
     }
     let mut failed = Vec::new();
+    // A model itself failed (not only its checks).
+    let mut broken = false;
     let mut rebuilt = false;
     if wants(Stage::Build) && !project.models.is_empty() {
         let mut session =
             Session::open(&project.lake, None, project.spec.engine.batch_size).await?;
         let plans = plan_models(project, &session)?;
-        let bar = progress_bar(options.progress, plans.len() as u64, "build models");
-        let reports = build_models(project, catalog, &mut session, &plans, &rec.run_id, &|_| {
-            bar.inc(1)
-        })
+        let selected = select(plans.clone(), &options.select)?;
+        let build = BuildOptions {
+            selected: (!options.select.is_empty())
+                .then(|| selected.iter().map(|p| p.name.clone()).collect()),
+            full_refresh: options.full_refresh,
+        };
+        let bar = progress_bar(options.progress, selected.len() as u64, "build models");
+        let reports = build_models(
+            project,
+            catalog,
+            &mut session,
+            &plans,
+            &build,
+            &rec.run_id,
+            &|_| bar.inc(1),
+        )
         .await?;
         bar.finish_and_clear();
         for r in reports {
-            let (status, message) = match &r.status {
+            let warned: Vec<&str> = r
+                .checks
+                .iter()
+                .filter(|c| c.status != "pass" && !c.blocks())
+                .map(|c| c.check_name.as_str())
+                .collect();
+            let (status, mut message) = match &r.status {
                 BuildStatus::Built { version } => {
                     rebuilt = true;
-                    ("success".to_string(), format!("built version {version}"))
+                    (
+                        "success".to_string(),
+                        format!("built version {version} ({})", r.operation),
+                    )
                 }
                 BuildStatus::UpToDate { version } => (
                     "skipped".to_string(),
                     format!("up to date at version {version}"),
                 ),
+                BuildStatus::ChecksFailed { version, checks } => {
+                    rebuilt |= !r.operation.is_empty();
+                    failed.push(r.model.clone());
+                    (
+                        "failed".to_string(),
+                        format!(
+                            "version {version}: error checks fail: {} (keel check --history)",
+                            checks.join(", ")
+                        ),
+                    )
+                }
                 BuildStatus::Failed { message } => {
                     failed.push(r.model.clone());
+                    broken = true;
                     ("failed".to_string(), message.clone())
                 }
                 BuildStatus::Skipped { upstream } => {
@@ -388,10 +437,15 @@ async fn run_stages(
                     )
                 }
             };
+            if !warned.is_empty() {
+                message.push_str(&format!("; warn checks fail: {}", warned.join(", ")));
+            }
             let step = StepRecord {
                 stage: "build".into(),
                 target: format!("exploitation.{}", r.model),
-                rows_out: r.rows,
+                rows_in: r.read.rows as i64,
+                bytes_in: r.read.bytes as i64,
+                rows_out: r.rows_written as i64,
                 status,
                 message: Some(message),
                 ..Default::default()
@@ -399,13 +453,88 @@ async fn run_stages(
             rec.record(step, Duration::from_millis(r.duration_ms as u64))?;
         }
     }
-    Ok(if !failed.is_empty() {
+    let checked = wants(Stage::Check) && !project.models.is_empty();
+    if checked {
+        check_models(project, options, catalog, rec, &mut failed).await?;
+    }
+    Ok(if broken {
         RunOutcome::ModelsFailed(failed)
-    } else if !new_work && !rebuilt {
+    } else if !failed.is_empty() {
+        RunOutcome::ChecksFailed(failed)
+    } else if !new_work && !rebuilt && !checked {
         RunOutcome::NothingToDo
     } else {
         RunOutcome::Success
     })
+}
+
+/// Runs the checks of the selected models on their current versions, one `check` step per
+/// model; the models with failing `error` checks are added to `failed`.
+async fn check_models(
+    project: &Project,
+    options: &RunOptions,
+    catalog: &Catalog,
+    rec: &mut Recorder<'_>,
+    failed: &mut Vec<String>,
+) -> Result<()> {
+    let mut session = Session::open(&project.lake, None, project.spec.engine.batch_size).await?;
+    keel_exploitation::register_views(project, &mut session).await?;
+    let plans = select(plan_models(project, &session)?, &options.select)?;
+    for plan in plans.iter().filter(|p| !p.spec.checks.is_empty()) {
+        let t = Instant::now();
+        let dataset = format!("exploitation.{}", plan.name);
+        let version = match plan.spec.materialized {
+            Materialization::View => catalog.latest_version(&dataset)?.map(|v| v.version),
+            _ => session.versions().get(&dataset).copied(),
+        };
+        let Some(version) = version else {
+            rec.record(
+                StepRecord {
+                    stage: "check".into(),
+                    target: dataset,
+                    status: "skipped".into(),
+                    message: Some("not built yet".into()),
+                    ..Default::default()
+                },
+                t.elapsed(),
+            )?;
+            continue;
+        };
+        let results = keel_exploitation::run_checks(
+            project,
+            catalog,
+            &mut session,
+            plan,
+            Some(version),
+            &rec.run_id,
+        )
+        .await?;
+        let failing: Vec<&str> = results
+            .iter()
+            .filter(|r| r.status != "pass")
+            .map(|r| r.check_name.as_str())
+            .collect();
+        let blocks = results.iter().any(|r| r.blocks());
+        if blocks {
+            failed.push(plan.name.clone());
+        }
+        rec.record(
+            StepRecord {
+                stage: "check".into(),
+                target: dataset,
+                rows_out: results.iter().map(|r| r.failing_rows).sum(),
+                status: if blocks { "failed" } else { "success" }.into(),
+                message: Some(if failing.is_empty() {
+                    format!("version {version}: {} checks pass", plan.spec.checks.len())
+                } else {
+                    format!("version {version}: failing: {}", failing.join(", "))
+                }),
+                ..Default::default()
+            },
+            t.elapsed(),
+        )?;
+    }
+    Ok(())
 }
 
 /// Walks the counters declared on `table` (RELIABILITY C5) and records a `check` step with

@@ -7,7 +7,7 @@ use keel_core::Project;
 use keel_core::schedule::Schedule;
 use keel_runtime::{RunOptions, RunOutcome, RuntimeError, Stage};
 
-use crate::cli::{FormatArgs, MaintainArgs, RunArgs};
+use crate::cli::{BuildArgs, CheckArgs, FormatArgs, MaintainArgs, RunArgs};
 use crate::output;
 
 const ALL_STAGES: [Stage; 4] = [Stage::Collect, Stage::Land, Stage::Format, Stage::Build];
@@ -61,6 +61,52 @@ pub async fn format(project: &Project, args: &FormatArgs) -> anyhow::Result<u8> 
     .await
 }
 
+/// `keel build [--select MODEL[+]] [--full-refresh]`.
+///
+/// # Errors
+/// When the run fails (a `--select` that names no model among the reasons).
+pub async fn build(project: &Project, args: &BuildArgs) -> anyhow::Result<u8> {
+    let mut command = "build".to_string();
+    for s in &args.select.select {
+        command.push_str(&format!(" --select {s}"));
+    }
+    if args.full_refresh {
+        command.push_str(" --full-refresh");
+    }
+    run_with(
+        project,
+        RunOptions {
+            stages: vec![Stage::Build],
+            command,
+            select: args.select.select.clone(),
+            full_refresh: args.full_refresh,
+            ..RunOptions::default()
+        },
+    )
+    .await
+}
+
+/// `keel check [--select MODEL[+]]`: the checks on the models' current versions.
+///
+/// # Errors
+/// When the run fails.
+pub async fn check(project: &Project, args: &CheckArgs) -> anyhow::Result<u8> {
+    let mut command = "check".to_string();
+    for s in &args.select.select {
+        command.push_str(&format!(" --select {s}"));
+    }
+    run_with(
+        project,
+        RunOptions {
+            stages: vec![Stage::Check],
+            command,
+            select: args.select.select.clone(),
+            ..RunOptions::default()
+        },
+    )
+    .await
+}
+
 /// `keel maintain`: compaction and vacuum of every table.
 ///
 /// # Errors
@@ -89,6 +135,7 @@ async fn run_with(project: &Project, options: RunOptions) -> anyhow::Result<u8> 
     output::print_run_summary(&summary);
     Ok(match summary.outcome {
         RunOutcome::ModelsFailed(_) => crate::EXIT_ERROR,
+        RunOutcome::ChecksFailed(_) => crate::EXIT_CHECKS_FAILED,
         _ => 0,
     })
 }
@@ -170,8 +217,12 @@ async fn watch(project: &Project, args: &RunArgs, tick: Duration) -> anyhow::Res
             match keel_runtime::run(project, &options).await {
                 Ok(summary) => {
                     output::print_run_summary(&summary);
-                    if let RunOutcome::ModelsFailed(_) = summary.outcome {
-                        worst = crate::EXIT_ERROR;
+                    match summary.outcome {
+                        RunOutcome::ModelsFailed(_) => worst = crate::EXIT_ERROR,
+                        RunOutcome::ChecksFailed(_) => {
+                            worst = worst.max(crate::EXIT_CHECKS_FAILED);
+                        }
+                        _ => {}
                     }
                 }
                 // Another process holds the project: say so and try again next tick.

@@ -13,12 +13,13 @@ use crate::output;
 /// When the query does not plan or fails.
 pub async fn sql(project: &Project, args: &SqlArgs) -> anyhow::Result<u8> {
     let catalog = Catalog::open(&project.lake.catalog_db())?;
-    let session = Session::open(
+    let mut session = Session::open(
         &project.lake,
         Some(&catalog),
         project.spec.engine.batch_size,
     )
     .await?;
+    keel_exploitation::register_views(project, &mut session).await?;
     let df = session
         .context()
         .sql(&args.query)

@@ -1,8 +1,10 @@
 //! Integration tests of the `keel` binary, run as a user runs it.
 //!
 //! Table of contents:
+//! - [`checks`]: model checks, their severities, history and failing rows.
 //! - [`demo`]: `keel demo`, and independent readers of what it wrote.
 //! - [`ledger`]: the ledger against what the generator corrupted, duplicated and re-sent.
+//! - [`export`]: `keel export` to Parquet, Arrow, CSV and `.npy`, read by numpy and polars.
 //! - [`incremental`]: runs with nothing new, and with one new file.
 //! - [`landing`]: files taken once complete, re-sends, versions, the loader killed at every
 //!   crash point, the run lock and `run --watch`.
@@ -11,7 +13,9 @@
 //! - [`project_errors`]: malformed project files.
 //! - [`status`]: `keel init` and `keel status`.
 
+mod checks;
 mod demo;
+mod export;
 mod incremental;
 mod landing;
 mod ledger;

@@ -3,7 +3,11 @@
 
 use std::io::Read;
 
-use crate::parse::{Blocks, MAX_RECORD_BYTES, Parsed, RawRecord, Rejection, bound_values, clip};
+use std::borrow::Cow;
+
+use crate::parse::{
+    Blocks, MAX_RECORD_BYTES, Parsed, RawRecord, Rejection, bound_values, clip, clipped,
+};
 use crate::plan::{CanonicalColumn, DialectPlan};
 
 /// Parses a delimited-text object into its records.
@@ -14,7 +18,9 @@ pub fn parse(
     original_name: &str,
 ) -> Parsed {
     let mut out = Vec::new();
-    parse_each(bytes, dialect, columns, original_name, |r| out.push(r));
+    parse_each(bytes, dialect, columns, original_name, |r| {
+        out.push(r.map(RawRecord::into_owned));
+    });
     out
 }
 
@@ -216,11 +222,11 @@ pub fn parse_stream(
                 field_index[i]
                     .get(part)
                     .and_then(|&fi| record.get(fi))
-                    .map(str::to_string)
+                    .map(Cow::Borrowed)
             });
             out(Ok(RawRecord {
                 line,
-                raw: clip(raw),
+                raw: Cow::Borrowed(clipped(raw)),
                 values,
             }));
         }
@@ -433,7 +439,7 @@ type = "string"
         }
     }
 
-    fn parse_all(bytes: &[u8]) -> Vec<Result<RawRecord, Rejection>> {
+    fn parse_all(bytes: &[u8]) -> Vec<Result<RawRecord<'static>, Rejection>> {
         let plan = plan();
         let mut out = Vec::new();
         parse_stream(
@@ -442,7 +448,7 @@ type = "string"
             &plan.columns,
             "x.csv",
             |r| {
-                out.push(r);
+                out.push(r.map(RawRecord::into_owned));
             },
         )
         .unwrap();
@@ -475,7 +481,7 @@ type = "string"
             .collect();
         assert_eq!(records.len(), expected.len());
         for (r, (line, raw)) in records.iter().zip(&expected) {
-            assert_eq!((r.line, &r.raw), (*line, raw));
+            assert_eq!((r.line, r.raw.as_ref()), (*line, raw.as_str()));
         }
         assert_eq!(records[50].values[1].as_deref(), Some("łine\r\nbreak 50"));
     }
@@ -488,7 +494,7 @@ type = "string"
         let summary: Vec<(i64, String)> = out
             .iter()
             .map(|r| match r {
-                Ok(r) => (r.line, r.raw.clone()),
+                Ok(r) => (r.line, r.raw.to_string()),
                 Err(e) => (e.line, e.rule.clone()),
             })
             .collect();

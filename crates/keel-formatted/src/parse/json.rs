@@ -67,11 +67,11 @@ pub fn parse(
         .enumerate()
         .map(|(i, record)| {
             let values = bound_values(dialect, columns.len(), original_name, |_, _, field| {
-                field_text(&record, field)
+                field_text(&record, field).map(std::borrow::Cow::Owned)
             });
             Ok(RawRecord {
                 line: i as i64 + 1,
-                raw: clip(&Value::Object(record).to_string()),
+                raw: clip(&Value::Object(record).to_string()).into(),
                 values,
             })
         })

@@ -86,7 +86,9 @@ pub fn parse(
 ) -> Parsed {
     let mut out = Vec::new();
     // Reading a slice cannot fail.
-    let _ = parse_stream(bytes, dialect, columns, original_name, |r| out.push(r));
+    let _ = parse_stream(bytes, dialect, columns, original_name, |r| {
+        out.push(r.map(RawRecord::into_owned));
+    });
     out
 }
 
@@ -97,7 +99,7 @@ fn parse_line(
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
     original_name: &str,
-) -> Result<RawRecord, Rejection> {
+) -> Result<RawRecord<'static>, Rejection> {
     let reject = |rule: &str, reason: String| Rejection {
         line: line_no,
         raw: clip(line),
@@ -132,11 +134,11 @@ fn parse_line(
         ));
     };
     let values = bound_values(dialect, columns.len(), original_name, |_, _, field| {
-        json::field_text(record, field)
+        json::field_text(record, field).map(std::borrow::Cow::Owned)
     });
     Ok(RawRecord {
         line: line_no,
-        raw: clip(line),
+        raw: clip(line).into(),
         values,
     })
 }
