@@ -63,6 +63,23 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// A session over the project's lake with the catalog's tables and the view models
+/// registered: what `keel sql` and `keel export` read.
+///
+/// # Errors
+/// When the catalog or a table cannot be opened.
+pub async fn open_session(project: &Project) -> anyhow::Result<keel_engine::Session> {
+    let catalog = keel_catalog::Catalog::open(&project.lake.catalog_db())?;
+    let mut session = keel_engine::Session::open(
+        &project.lake,
+        Some(&catalog),
+        project.spec.engine.batch_size,
+    )
+    .await?;
+    keel_exploitation::register_views(project, &mut session).await?;
+    Ok(session)
+}
+
 /// Loads the project in `dir`.
 ///
 /// # Errors

@@ -48,6 +48,14 @@ pub const PROJECT_FILES: &[(&str, &str)] = &[
         "models/monthly_consumption.toml",
         include_str!("../../../examples/district-heating/models/monthly_consumption.toml"),
     ),
+    (
+        "models/consumption_anomalies.sql",
+        include_str!("../../../examples/district-heating/models/consumption_anomalies.sql"),
+    ),
+    (
+        "models/consumption_anomalies.toml",
+        include_str!("../../../examples/district-heating/models/consumption_anomalies.toml"),
+    ),
 ];
 
 /// Writes the example's project files into `dir` (creating it), leaving other files alone.

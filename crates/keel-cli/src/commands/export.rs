@@ -1,8 +1,6 @@
 //! `keel export MODEL --format F --output PATH [--columns a,b]`.
 
-use keel_catalog::Catalog;
 use keel_core::Project;
-use keel_engine::Session;
 use keel_exploitation::export::{ExportFormat, export as write_export};
 
 use crate::cli::{ExportArgs, ExportFormatArg};
@@ -12,14 +10,7 @@ use crate::cli::{ExportArgs, ExportFormatArg};
 /// # Errors
 /// When the model or a column is unknown, or the file cannot be written.
 pub async fn export(project: &Project, args: &ExportArgs) -> anyhow::Result<u8> {
-    let catalog = Catalog::open(&project.lake.catalog_db())?;
-    let mut session = Session::open(
-        &project.lake,
-        Some(&catalog),
-        project.spec.engine.batch_size,
-    )
-    .await?;
-    keel_exploitation::register_views(project, &mut session).await?;
+    let session = super::open_session(project).await?;
     let format = match args.format {
         ExportFormatArg::Parquet => ExportFormat::Parquet,
         ExportFormatArg::Csv => ExportFormat::Csv,

@@ -1,8 +1,6 @@
 //! `keel sql "<query>"`: query the zones' tables and the catalog.
 
-use keel_catalog::Catalog;
 use keel_core::Project;
-use keel_engine::Session;
 
 use crate::cli::SqlArgs;
 use crate::output;
@@ -12,14 +10,7 @@ use crate::output;
 /// # Errors
 /// When the query does not plan or fails.
 pub async fn sql(project: &Project, args: &SqlArgs) -> anyhow::Result<u8> {
-    let catalog = Catalog::open(&project.lake.catalog_db())?;
-    let mut session = Session::open(
-        &project.lake,
-        Some(&catalog),
-        project.spec.engine.batch_size,
-    )
-    .await?;
-    keel_exploitation::register_views(project, &mut session).await?;
+    let session = super::open_session(project).await?;
     let df = session
         .context()
         .sql(&args.query)

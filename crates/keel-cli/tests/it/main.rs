@@ -1,6 +1,7 @@
 //! Integration tests of the `keel` binary, run as a user runs it.
 //!
 //! Table of contents:
+//! - [`anomalies`]: the example's abnormal days, recomputed by polars.
 //! - [`checks`]: model checks, their severities, history and failing rows.
 //! - [`demo`]: `keel demo`, and independent readers of what it wrote.
 //! - [`ledger`]: the ledger against what the generator corrupted, duplicated and re-sent.
@@ -13,6 +14,7 @@
 //! - [`project_errors`]: malformed project files.
 //! - [`status`]: `keel init` and `keel status`.
 
+mod anomalies;
 mod checks;
 mod demo;
 mod export;
