@@ -4,7 +4,7 @@
 
 use keel_testkit::{ExampleProject, python_with, require};
 
-use crate::support::{keel_ok, sql_rows};
+use crate::support::{keel_ok, python_stdout, sql_rows};
 
 #[test]
 fn the_flagged_days_are_those_an_independent_robust_z_score_flags() {
@@ -52,17 +52,8 @@ f = d.filter((pl.col("n") >= 8) & (pl.col("mad") > 0) & (z.abs() > 3.5)).sort("b
 for b, day in f.select("building_id", "reading_date").iter_rows():
     print(b, day.isoformat())
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", script])
-        .arg(dir.join("lake/exploitation/daily_consumption"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    let table = dir.join("lake/exploitation/daily_consumption");
+    let theirs: Vec<String> = python_stdout(&python, script, &[table.as_os_str()])
         .lines()
         .map(str::to_string)
         .collect();

@@ -2,7 +2,7 @@
 
 use keel_testkit::{ExampleProject, python_with, require};
 
-use crate::support::{keel, keel_ok, sql_rows};
+use crate::support::{keel, keel_ok, python_stdout, sql_rows};
 
 #[test]
 fn exports_load_in_numpy_and_polars_with_the_rows_keel_serves() {
@@ -12,19 +12,16 @@ fn exports_load_in_numpy_and_polars_with_the_rows_keel_serves() {
     let out_dir = tempfile::tempdir().unwrap();
     let npy = out_dir.path().join("daily.npy");
     let columns = "consumption_kwh,hdd,heated_area_m2";
-    let said = keel_ok(
-        dir,
-        &[
-            "export",
-            "daily_consumption",
-            "--format",
-            "npy",
-            "--columns",
-            columns,
-            "--output",
-            npy.to_str().unwrap(),
-        ],
-    );
+    // `keel export daily_consumption --format F --columns C --output PATH`.
+    let export = |format: &str, columns: &str, output: &std::path::Path| -> Vec<String> {
+        let mut args = vec!["export", "daily_consumption", "--format", format];
+        if !columns.is_empty() {
+            args.extend(["--columns", columns]);
+        }
+        args.extend(["--output", output.to_str().unwrap()]);
+        args.into_iter().map(str::to_string).collect()
+    };
+    let said = keel_ok(dir, &as_refs(&export("npy", columns, &npy)));
     let expected = sql_rows(
         dir,
         "SELECT count(*), sum(consumption_kwh), sum(hdd), count(heated_area_m2), \
@@ -53,32 +50,11 @@ fn exports_load_in_numpy_and_polars_with_the_rows_keel_serves() {
         ("arrow", "daily.arrow"),
         ("csv", "daily.csv"),
     ] {
-        keel_ok(
-            dir,
-            &[
-                "export",
-                "daily_consumption",
-                "--format",
-                kind,
-                "--output",
-                out_dir.path().join(file).to_str().unwrap(),
-            ],
-        );
+        keel_ok(dir, &as_refs(&export(kind, "", &out_dir.path().join(file))));
     }
     // Not numeric: refused in a .npy when asked for by name.
-    let refused = keel(
-        dir,
-        &[
-            "export",
-            "daily_consumption",
-            "--format",
-            "npy",
-            "--columns",
-            "building_id,hdd",
-            "--output",
-            out_dir.path().join("bad.npy").to_str().unwrap(),
-        ],
-    );
+    let bad = export("npy", "building_id,hdd", &out_dir.path().join("bad.npy"));
+    let refused = keel(dir, &as_refs(&bad));
     assert_eq!(refused.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("building_id"));
 
@@ -96,16 +72,7 @@ print(int((~numpy.isnan(a[:, 2])).sum()), repr(float(numpy.nansum(a[:, 2]))))
 for f in (polars.read_parquet(d + "/daily.parquet"), polars.read_ipc(d + "/daily.arrow"), polars.read_csv(d + "/daily.csv")):
     print(f.height, f.width)
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", script, out_dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = python_stdout(&python, script, &[out_dir.path().as_os_str()]);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], format!("float64 {rows} 3"));
     let close = |ours: &str, theirs: &str| {
@@ -127,4 +94,8 @@ for f in (polars.read_parquet(d + "/daily.parquet"), polars.read_ipc(d + "/daily
     for line in &lines[3..6] {
         assert_eq!(*line, format!("{rows} {width}"));
     }
+}
+
+fn as_refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }

@@ -60,3 +60,18 @@ pub fn delta_commits(table: &Path) -> usize {
         })
         .unwrap_or(0)
 }
+
+/// Runs `python -c script args...`, asserts it succeeded, and returns its stdout.
+pub fn python_stdout(python: &str, script: &str, args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(python)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
