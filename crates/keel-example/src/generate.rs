@@ -53,6 +53,10 @@ pub struct Truth {
     pub customers_rows: usize,
     /// CRM rows whose `internal_ref` holds the building id (the others are NULL).
     pub customers_with_ref: usize,
+    /// The building of each CRM customer (`customer_id` → `building_id` of the device
+    /// registry): what entity resolution between the two registries must find.
+    #[serde(default)]
+    pub customer_buildings: BTreeMap<String, String>,
 }
 
 /// The meter files: how many, their re-sends and their faulty lines.
@@ -205,7 +209,7 @@ pub fn generate(project_dir: &Path, opts: &GenerateOptions) -> Result<Truth, Exa
         &world.buildings,
     )?;
     fs_err::create_dir_all(data.join("crm"))?;
-    let (customers_rows, customers_with_ref) = registry::write_customers(
+    let (customer_buildings, customers_with_ref) = registry::write_customers(
         &data.join("crm").join("crm.sqlite"),
         opts.seed,
         &world.buildings,
@@ -218,8 +222,9 @@ pub fn generate(project_dir: &Path, opts: &GenerateOptions) -> Result<Truth, Exa
         meters,
         weather,
         devices_rows,
-        customers_rows,
+        customers_rows: customer_buildings.len(),
         customers_with_ref,
+        customer_buildings,
     };
     write_truth(&data.join("generator_truth.json"), &truth)?;
     Ok(truth)

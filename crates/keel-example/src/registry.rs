@@ -1,6 +1,7 @@
 //! The device registry kept by operations (a CSV export) and the CRM database kept by sales
 //! (SQLite), each in its spelling.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rand::Rng;
@@ -72,8 +73,8 @@ const CUSTOMERS_DDL: &str = "CREATE TABLE customers (
 )";
 
 /// Writes the CRM database `crm.sqlite` with its table `customers` (`internal_ref` NULL
-/// where the clerk typed no building id); returns the row count and how many rows carry an
-/// `internal_ref`.
+/// where the clerk typed no building id); returns each customer's building (customer id →
+/// building id) and how many rows carry an `internal_ref`.
 ///
 /// The file is built under a temporary name and renamed into place, so that a collector
 /// never reads a half-written database; the same rows inserted in the same order by the
@@ -82,7 +83,7 @@ pub(crate) fn write_customers(
     path: &Path,
     seed: u64,
     buildings: &[Building],
-) -> Result<(usize, usize), ExampleError> {
+) -> Result<(BTreeMap<String, String>, usize), ExampleError> {
     let sqlite_error = |source| ExampleError::Sqlite {
         path: path.to_path_buf(),
         source,
@@ -97,6 +98,7 @@ pub(crate) fn write_customers(
     db.execute_batch(CUSTOMERS_DDL).map_err(sqlite_error)?;
     let tx = db.transaction().map_err(sqlite_error)?;
     let mut with_ref = 0;
+    let mut pairs = BTreeMap::new();
     {
         let mut insert = tx
             .prepare("INSERT INTO customers VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
@@ -113,9 +115,11 @@ pub(crate) fn write_customers(
             };
             let internal_ref = rng.random_bool(REF_RATE).then_some(b.id.as_str());
             with_ref += usize::from(internal_ref.is_some());
+            let customer_id = format!("C-{}", 10001 + b.index);
+            pairs.insert(customer_id.clone(), b.id.clone());
             insert
                 .execute(rusqlite::params![
-                    format!("C-{}", 10001 + b.index),
+                    customer_id,
                     customer,
                     building,
                     address,
@@ -133,7 +137,7 @@ pub(crate) fn write_customers(
     tx.commit().map_err(sqlite_error)?;
     db.close().map_err(|(_, e)| sqlite_error(e))?;
     fs_err::rename(&tmp, path)?;
-    Ok((buildings.len(), with_ref))
+    Ok((pairs, with_ref))
 }
 
 /// `Kowalski, Jan` or `Kowalska, Anna`: the way the CRM files private customers.

@@ -196,4 +196,40 @@ fn default_data_set_is_consistent_and_counts_are_in_range() {
 
     assert_eq!((truth.devices_rows, truth.customers_rows), (200, 200));
     assert!((0.78..0.92).contains(&rate(truth.customers_with_ref, 200)));
+    assert_customer_pairs(&data, &truth);
+}
+
+/// The truth pairs each CRM customer with one building of the device registry, one
+/// customer per building, and agrees with every `internal_ref` the CRM holds.
+fn assert_customer_pairs(data: &Path, truth: &Truth) {
+    let pairs = &truth.customer_buildings;
+    assert_eq!(pairs.len(), truth.customers_rows);
+    let registry = std::fs::read_to_string(data.join("inbox/registry/devices.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(registry.as_bytes());
+    let column = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "building_id")
+        .expect("devices.csv has building_id");
+    let buildings: std::collections::BTreeSet<String> = reader
+        .records()
+        .map(|r| r.unwrap()[column].to_string())
+        .collect();
+    let paired: std::collections::BTreeSet<&String> = pairs.values().collect();
+    assert_eq!(paired.len(), pairs.len(), "a building paired twice");
+    assert!(paired.iter().all(|b| buildings.contains(*b)));
+    let crm = rusqlite::Connection::open(data.join("crm/crm.sqlite")).unwrap();
+    let mut stmt = crm
+        .prepare("SELECT customer_id, internal_ref FROM customers WHERE internal_ref IS NOT NULL")
+        .unwrap();
+    let refs: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(refs.len(), truth.customers_with_ref);
+    for (customer, building) in refs {
+        assert_eq!(pairs.get(&customer), Some(&building), "{customer}");
+    }
 }
