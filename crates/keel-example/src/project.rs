@@ -56,6 +56,14 @@ pub const PROJECT_FILES: &[(&str, &str)] = &[
         "models/consumption_anomalies.toml",
         include_str!("../../../examples/district-heating/models/consumption_anomalies.toml"),
     ),
+    (
+        "models/entity_map.sql",
+        include_str!("../../../examples/district-heating/models/entity_map.sql"),
+    ),
+    (
+        "models/entity_map.toml",
+        include_str!("../../../examples/district-heating/models/entity_map.toml"),
+    ),
 ];
 
 /// Writes the example's project files into `dir` (creating it), leaving other files alone.

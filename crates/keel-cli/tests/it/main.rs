@@ -5,6 +5,7 @@
 //! - [`checks`]: model checks, their severities, history and failing rows.
 //! - [`demo`]: `keel demo`, and independent readers of what it wrote.
 //! - [`ledger`]: the ledger against what the generator corrupted, duplicated and re-sent.
+//! - [`entities`]: entity resolution between the CRM and the device registry.
 //! - [`export`]: `keel export` to Parquet, Arrow, CSV and `.npy`, read by numpy and polars.
 //! - [`incremental`]: runs with nothing new, and with one new file.
 //! - [`landing`]: files taken once complete, re-sends, versions, the loader killed at every
@@ -17,6 +18,7 @@
 mod anomalies;
 mod checks;
 mod demo;
+mod entities;
 mod export;
 mod incremental;
 mod landing;
