@@ -15,4 +15,7 @@ SELECT
 FROM formatted.readings r
 JOIN formatted.devices d ON d.device_id = r.device_id
 JOIN formatted.weather w ON w.station_id = d.station_id AND w.weather_date = r.reading_date
-LEFT JOIN formatted.customers c ON c.building_id = d.building_id
+-- The customer of the building as entity resolution found it (the CRM's own reference is
+-- missing on some of its rows).
+LEFT JOIN exploitation.entity_map m ON m.building_id = d.building_id AND m.decision = 'matched'
+LEFT JOIN formatted.customers c ON c.customer_id = m.customer_id

@@ -39,6 +39,16 @@ fn entity_map_finds_the_true_customer_building_pairs() {
         .iter()
         .filter(|r| r[2] == "postcode+similarity" && truth.get(&r[0]) == Some(&r[1]))
         .count();
+    // daily_consumption takes the customer through the map: every matched building's days
+    // carry its customer, those without a CRM reference included.
+    let missing = sql_rows(
+        dir,
+        "SELECT count(*) FROM exploitation.daily_consumption dc \
+         JOIN exploitation.entity_map m ON m.building_id = dc.building_id \
+         AND m.decision = 'matched' \
+         WHERE dc.customer_id IS NULL OR dc.customer_id <> m.customer_id",
+    );
+    assert_eq!(missing[0][0], "0");
     assert!(without_reference > 0);
     assert!(
         by_similarity as f64 >= 0.9 * without_reference as f64,
