@@ -376,7 +376,7 @@ async fn run_stages(
         let mut session =
             Session::open(&project.lake, None, project.spec.engine.batch_size).await?;
         let plans = plan_models(project, &session)?;
-        let selected = select(plans.clone(), &options.select)?;
+        let selected = select(&plans, &options.select)?;
         let build = BuildOptions {
             selected: (!options.select.is_empty())
                 .then(|| selected.iter().map(|p| p.name.clone()).collect()),
@@ -479,8 +479,11 @@ async fn check_models(
 ) -> Result<()> {
     let mut session = Session::open(&project.lake, None, project.spec.engine.batch_size).await?;
     keel_exploitation::register_views(project, &mut session).await?;
-    let plans = select(plan_models(project, &session)?, &options.select)?;
-    for plan in plans.iter().filter(|p| !p.spec.checks.is_empty()) {
+    let plans = plan_models(project, &session)?;
+    for plan in select(&plans, &options.select)?
+        .into_iter()
+        .filter(|p| !p.spec.checks.is_empty())
+    {
         let t = Instant::now();
         let dataset = format!("exploitation.{}", plan.name);
         let version = match plan.spec.materialized {
@@ -505,7 +508,7 @@ async fn check_models(
             catalog,
             &mut session,
             plan,
-            Some(version),
+            version,
             &rec.run_id,
         )
         .await?;
