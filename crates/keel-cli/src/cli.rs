@@ -51,6 +51,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Write a model (or `zone.table`) to a Parquet, CSV, Arrow or `.npy` file.
     Export(ExportArgs),
+    /// Serve the lake read-only: a PostgreSQL wire endpoint and an HTTP query endpoint,
+    /// over TLS, for the logins of `[serve]` in keel.toml.
+    Serve(ServeArgs),
     /// Zones, sources and their freshness, last runs, ledger totals.
     Status,
     /// Query formatted, quarantine, exploitation and catalog tables.
@@ -181,6 +184,26 @@ pub struct ExportArgs {
     /// Only these columns, in this order (comma-separated or repeated).
     #[arg(long, value_delimiter = ',')]
     pub columns: Vec<String>,
+}
+
+/// Arguments of `keel serve`; each overrides its key of `[serve]` in keel.toml.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// PostgreSQL wire port (0: any free port, printed at start).
+    #[arg(long)]
+    pub pg_port: Option<u16>,
+    /// HTTP query port (0: any free port, printed at start).
+    #[arg(long)]
+    pub http_port: Option<u16>,
+    /// Address to listen on.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// PEM certificate chain (required, here or as `serve.tls_cert`).
+    #[arg(long)]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long)]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// File formats of `keel export`.

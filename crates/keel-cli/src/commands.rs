@@ -8,6 +8,7 @@ pub mod init;
 pub mod landing;
 pub mod quarantine;
 pub mod run;
+pub mod serve;
 pub mod sql;
 pub mod status;
 
@@ -53,6 +54,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Check(args) if args.history => check::history(&load(&dir, profile)?, &args),
         Command::Check(args) => run::check(&load(&dir, profile)?, &args).await,
         Command::Export(args) => export::export(&load(&dir, profile)?, &args).await,
+        Command::Serve(args) => serve::serve(load(&dir, profile)?, &args).await,
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
         Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),

@@ -165,6 +165,9 @@ impl Project {
                 ),
             ));
         }
+        if let Some(problem) = self.spec.serve.problems().into_iter().next() {
+            return Err(CoreError::config(&keel_toml, problem));
+        }
         for source in &self.sources {
             validate_source(self, source)?;
         }

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 mod models;
+mod serve;
 pub use models::{
     CheckKind, CheckSpec, IncrementalSpec, Materialization, ModelColumnSpec, ModelSpec, Severity,
 };
+pub use serve::{DEFAULT_SERVE_ZONES, SERVE_ZONES, ServeSpec, ServeUserSpec};
 
 /// `keel.toml`: the project.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,6 +34,9 @@ pub struct ProjectSpec {
     /// Table maintenance: compaction of small files and vacuum of unreferenced ones.
     #[serde(default)]
     pub maintenance: MaintenanceSpec,
+    /// `keel serve`: the SQL and HTTP query endpoints.
+    #[serde(default)]
+    pub serve: ServeSpec,
     /// Named profiles (`dev`, `test`, `prod`) that override the settings above.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileSpec>,

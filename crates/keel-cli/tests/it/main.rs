@@ -13,6 +13,7 @@
 //! - [`lifecycle`]: `keel quarantine`, reprocessing after a fix, rebuilds, re-deliveries (A13).
 //! - [`messaging`]: the MQTT and NATS collectors killed mid-stream land every message once.
 //! - [`project_errors`]: malformed project files.
+//! - [`serve`]: `keel serve` with psql, psycopg and HTTPS clients (RELIABILITY D1-D6).
 //! - [`status`]: `keel init` and `keel status`.
 
 mod anomalies;
@@ -26,5 +27,6 @@ mod ledger;
 mod lifecycle;
 mod messaging;
 mod project_errors;
+mod serve;
 mod status;
 mod support;
