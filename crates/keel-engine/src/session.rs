@@ -16,16 +16,9 @@ use keel_core::Lake;
 
 use crate::{Result, catalog_tables, delta};
 
-/// The zones a session exposes, in the order `information_schema` lists them.
-pub const ZONES: &[&str] = &[
-    "formatted",
-    "quarantine",
-    "flags",
-    "valid",
-    "exploitation",
-    "checks",
-    "keel_catalog",
-];
+/// The zones a session exposes, in the order `information_schema` lists them (the zones a
+/// `keel serve` login may be given are the same).
+pub use keel_core::spec::SERVE_ZONES as ZONES;
 
 /// A DataFusion session over a lake.
 pub struct Session {

@@ -72,7 +72,9 @@ pub fn classify(statement: &DfStatement) -> Result<Allowed, QueryError> {
                 Err(refused("EXPLAIN of a statement that is not a query"))
             };
         }
-        other => return Err(refused(statement_kind(other))),
+        DfStatement::CreateExternalTable(_) => return Err(refused("CREATE EXTERNAL TABLE")),
+        DfStatement::CopyTo(_) => return Err(refused("COPY")),
+        DfStatement::Reset(_) => return Err(refused("RESET")),
     };
     match statement.as_ref() {
         Statement::Query(_) => Ok(Allowed::Query),
@@ -251,17 +253,6 @@ fn refused(what: &str) -> QueryError {
         "42501",
         format!("permission denied: keel serves read-only queries; {what} is not allowed"),
     )
-}
-
-/// What a DataFusion extension statement is, for the refusal.
-fn statement_kind(statement: &DfStatement) -> &'static str {
-    match statement {
-        DfStatement::CreateExternalTable(_) => "CREATE EXTERNAL TABLE",
-        DfStatement::CopyTo(_) => "COPY",
-        DfStatement::Explain(_) => "EXPLAIN of a statement that is not a query",
-        DfStatement::Reset(_) => "RESET",
-        DfStatement::Statement(_) => "this statement",
-    }
 }
 
 /// The first two words of a statement (`CREATE TABLE`, `INSERT INTO`), for the refusal.

@@ -106,13 +106,6 @@ pub struct Snapshot {
     id: u64,
 }
 
-impl Snapshot {
-    /// The Delta version of each table, by `zone.table`.
-    pub fn versions(&self) -> &BTreeMap<String, i64> {
-        &self.versions
-    }
-}
-
 /// A statement that passed the allow-list and was planned against a snapshot.
 #[derive(Clone)]
 pub struct Prepared {

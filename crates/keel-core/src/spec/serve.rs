@@ -8,7 +8,7 @@ use serde::Deserialize;
 /// its checks failed and the catalog.
 pub const DEFAULT_SERVE_ZONES: &[&str] = &["exploitation", "checks", "keel_catalog"];
 
-/// Every zone a login may be given.
+/// Every zone of a session (`keel_engine::ZONES`), hence every zone a login may be given.
 pub const SERVE_ZONES: &[&str] = &[
     "formatted",
     "quarantine",
