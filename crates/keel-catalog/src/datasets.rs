@@ -71,21 +71,7 @@ impl Catalog {
     /// When the insert fails.
     pub fn record_version(&self, v: &DatasetVersion) -> Result<()> {
         let conn = self.conn();
-        conn.execute(
-            "INSERT OR IGNORE INTO dataset_versions (name, version, run_id, operation, rows, \
-             schema_json, inputs_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                v.name,
-                v.version,
-                v.run_id,
-                v.operation,
-                v.rows,
-                v.schema_json,
-                serde_json::to_string(&v.inputs)?,
-                now_utc()
-            ],
-        )?;
-        Ok(())
+        insert_version(&conn, v)
     }
 
     /// The latest recorded version of a dataset.
@@ -146,4 +132,23 @@ impl Catalog {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
+}
+
+/// Inserts a version unless it is recorded already (the first record stays).
+pub(crate) fn insert_version(conn: &rusqlite::Connection, v: &DatasetVersion) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO dataset_versions (name, version, run_id, operation, rows, \
+         schema_json, inputs_json, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            v.name,
+            v.version,
+            v.run_id,
+            v.operation,
+            v.rows,
+            v.schema_json,
+            serde_json::to_string(&v.inputs)?,
+            now_utc()
+        ],
+    )?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //!  landing ──► manifest (objects, deliveries, collector state)
 //!  formatted ─► ledger (per object and table) ─┐
 //!  every zone ► datasets + versions (inputs) ──┼─► keel status, keel sql keel_catalog.*
+//!  models ────► column lineage per version ────┤   keel lineage
 //!  runtime ───► runs + steps (metrics) ────────┘
 //! ```
 //!
@@ -20,11 +21,16 @@
 //! - [`runs`]: runs and their steps with metrics.
 //! - [`datasets`]: datasets of every zone and their versions, with the inputs each read.
 //! - [`checks`]: the results of model checks, run after run.
+//! - [`lineage`]: column lineage of each model version, and where a dataset version came
+//!   from (the versions it read, the landing objects a formatted version holds).
+//! - [`lineage_graph`]: upstream and downstream walks over version and column lineage.
 
 pub mod checks;
 pub mod datasets;
 pub mod formatting;
 pub mod ledger;
+pub mod lineage;
+pub mod lineage_graph;
 pub mod manifest;
 pub mod metadata;
 pub mod runs;
@@ -47,6 +53,9 @@ pub enum CatalogError {
     /// A stored value could not be read back.
     #[error("catalog value: {0}")]
     Json(#[from] serde_json::Error),
+    /// A dataset, version or column asked for that the catalog does not know.
+    #[error("{0}")]
+    NotFound(String),
     /// A broken invariant.
     #[error("catalog invariant broken: {0}")]
     Internal(String),
@@ -56,6 +65,7 @@ impl CatalogError {
     /// Who is at fault.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            CatalogError::NotFound(_) => ErrorKind::User,
             CatalogError::Internal(_) => ErrorKind::Internal,
             _ => ErrorKind::External,
         }

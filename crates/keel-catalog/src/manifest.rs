@@ -92,8 +92,8 @@ pub struct CollectedFile {
     pub sha256: String,
 }
 
-const OBJECT_COLUMNS: &str = "object_id, source, original_name, original_path, version, sha256, \
-     bytes, ingested_at, persistent_path, collector, run_id, seq";
+pub(crate) const OBJECT_COLUMNS: &str = "object_id, source, original_name, original_path, \
+     version, sha256, bytes, ingested_at, persistent_path, collector, run_id, seq";
 
 fn object_from_row(r: &Row<'_>) -> rusqlite::Result<LandingObject> {
     let collector: String = r.get(9)?;
@@ -272,7 +272,7 @@ impl Catalog {
         )
     }
 
-    fn query_objects(
+    pub(crate) fn query_objects(
         &self,
         sql: &str,
         params: impl rusqlite::Params,

@@ -202,6 +202,21 @@ CREATE TABLE check_results (
 );
 CREATE INDEX check_results_model ON check_results(model, model_version);
 ",
+    // 7: column lineage of each model version, derived from its logical plan: which input
+    // column feeds which output column (`*`: the model's rows) and how. Which versions of
+    // its inputs a version read stays in `dataset_versions.inputs_json`.
+    "
+CREATE TABLE column_lineage (
+    model         TEXT NOT NULL,
+    model_version INTEGER NOT NULL,
+    output_column TEXT NOT NULL,
+    input_dataset TEXT NOT NULL,
+    input_column  TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    PRIMARY KEY (model, model_version, output_column, input_dataset, input_column, kind)
+);
+CREATE INDEX column_lineage_input ON column_lineage(input_dataset, input_column);
+",
 ];
 
 /// A handle on the catalog database.

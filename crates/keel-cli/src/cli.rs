@@ -58,6 +58,9 @@ pub enum Command {
     Status,
     /// Query formatted, quarantine, exploitation and catalog tables.
     Sql(SqlArgs),
+    /// Where a dataset or column came from, down to its landing objects (`--upstream`),
+    /// or every model and column that uses it (`--downstream`).
+    Lineage(LineageArgs),
     /// The example project's data generator.
     #[command(subcommand)]
     Example(ExampleCommand),
@@ -282,6 +285,37 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
+}
+
+/// Arguments of `keel lineage`.
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// `zone.table` (`formatted.readings`) or `zone.table.column`, at `@VERSION` (default:
+    /// its latest version).
+    #[arg(value_name = "DATASET[.COLUMN][@VERSION]")]
+    pub target: String,
+    /// What it was made from: the versions it read, the input columns that feed it or
+    /// decide its rows, down to the landing objects (the default).
+    #[arg(long, conflicts_with = "downstream")]
+    pub upstream: bool,
+    /// What uses it (impact analysis): every model and column it feeds, transitively,
+    /// at their latest versions.
+    #[arg(long)]
+    pub downstream: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
+    pub format: LineageFormat,
+}
+
+/// Formats of `keel lineage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LineageFormat {
+    /// A readable tree.
+    Text,
+    /// A document of nodes and edges, with kinds and versions.
+    Json,
+    /// A Graphviz digraph (`dot -Tsvg`).
+    Dot,
 }
 
 /// Formats of query results.

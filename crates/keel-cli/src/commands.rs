@@ -6,6 +6,7 @@ pub mod example;
 pub mod export;
 pub mod init;
 pub mod landing;
+pub mod lineage;
 pub mod quarantine;
 pub mod run;
 pub mod serve;
@@ -57,6 +58,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::serve(load(&dir, profile)?, &args).await,
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
+        Command::Lineage(args) => lineage::lineage(&load(&dir, profile)?, &args),
         Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),
         Command::Example(ExampleCommand::ReadingsCsv(args)) => example::readings_csv(&args),
         Command::Example(ExampleCommand::ServeWeather(args)) => {

@@ -11,6 +11,8 @@
 //! - [`landing`]: files taken once complete, re-sends, versions, the loader killed at every
 //!   crash point, the run lock and `run --watch`.
 //! - [`lifecycle`]: `keel quarantine`, reprocessing after a fix, rebuilds, re-deliveries (A13).
+//! - [`lineage`]: `keel lineage` on the example: impact analysis, upstream to landing
+//!   objects, lineage of versions across a rebuild (issue 6).
 //! - [`messaging`]: the MQTT and NATS collectors killed mid-stream land every message once.
 //! - [`project_errors`]: malformed project files.
 //! - [`serve`]: `keel serve` with psql, psycopg and HTTPS clients (RELIABILITY D1-D6).
@@ -25,6 +27,7 @@ mod incremental;
 mod landing;
 mod ledger;
 mod lifecycle;
+mod lineage;
 mod messaging;
 mod project_errors;
 mod serve;
