@@ -223,8 +223,9 @@ fn subtree(
     }
 }
 
-/// A Graphviz digraph of the walk. A source's landing objects are drawn as one node per
-/// source and formatted table version, with their count (JSON lists each object).
+/// A Graphviz digraph of the walk: one arrow per pair of nodes, labelled with its kinds,
+/// dashed when it only decides rows. A source's landing objects are drawn as one arrow per
+/// formatted table version, with their count (JSON lists each object).
 fn dot(graph: &LineageGraph) -> String {
     let mut out = String::from(
         "digraph lineage {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n",
@@ -248,8 +249,10 @@ fn dot(graph: &LineageGraph) -> String {
             quote(&label(node))
         );
     }
-    // Objects formatted into a table version, counted per source.
+    // Objects formatted into a table version, counted per source; the kinds of the other
+    // edges between the same two nodes on one arrow.
     let mut formatted: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut kinds: BTreeMap<(&str, &str), Vec<EdgeKind>> = BTreeMap::new();
     for e in &graph.edges {
         match e.kind {
             EdgeKind::Landed => {}
@@ -261,21 +264,30 @@ fn dot(graph: &LineageGraph) -> String {
                     .map_or("?", |o| o.source.as_str());
                 *formatted.entry((source, e.to.as_str())).or_default() += 1;
             }
-            kind => {
-                let style = if matches!(kind, EdgeKind::Filter | EdgeKind::Join) {
-                    ", style=dashed"
-                } else {
-                    ""
-                };
-                let _ = writeln!(
-                    out,
-                    "  {} -> {} [label={}{style}];",
-                    quote(&e.from),
-                    quote(&e.to),
-                    quote(kind.as_str())
-                );
-            }
+            kind => kinds
+                .entry((e.from.as_str(), e.to.as_str()))
+                .or_default()
+                .push(kind),
         }
+    }
+    for ((from, to), kinds) in kinds {
+        // Dashed: it only decides which rows appear.
+        let style = if kinds
+            .iter()
+            .all(|k| matches!(k, EdgeKind::Filter | EdgeKind::Join))
+        {
+            ", style=dashed"
+        } else {
+            ""
+        };
+        let label: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {} -> {} [label={}{style}];",
+            quote(from),
+            quote(to),
+            quote(&label.join(", "))
+        );
     }
     for ((source, to), n) in formatted {
         let _ = writeln!(
@@ -424,6 +436,34 @@ exploitation.m.hdd @3
             "{dot}"
         );
         assert!(!dot.contains("w3.json"), "objects are counted, not drawn");
+        // Two kinds between the same nodes share an arrow; one that only decides rows is
+        // dashed.
+        let mut g = graph();
+        for (from, kind) in [
+            ("formatted.w.temp@2", EdgeKind::Filter),
+            ("formatted.w@2", EdgeKind::Join),
+        ] {
+            g.edges.insert(Edge {
+                from: from.into(),
+                to: "exploitation.m.hdd@3".into(),
+                kind,
+                input_version: None,
+            });
+        }
+        let dot = super::dot(&g);
+        assert!(
+            dot.contains(
+                "\"formatted.w.temp@2\" -> \"exploitation.m.hdd@3\" \
+                 [label=\"transformation, filter\"];"
+            ),
+            "{dot}"
+        );
+        assert!(
+            dot.contains(
+                "\"formatted.w@2\" -> \"exploitation.m.hdd@3\" [label=\"join\", style=dashed];"
+            ),
+            "{dot}"
+        );
         assert_eq!(quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
     }
 }
