@@ -1,14 +1,15 @@
 //! `keel lineage` on the example project (issue 6): impact analysis of a formatted column,
-//! the upstream of a model column down to the weather source's landing objects, and
-//! version lineage that a rebuild extends without rewriting.
+//! the upstream of a model column down to the weather source's landing objects, version
+//! lineage that a rebuild extends without rewriting, and lineage recorded for versions built
+//! before it was.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use keel_testkit::ExampleProject;
+use keel_testkit::{ExampleProject, python_with, require};
 use serde_json::Value;
 
-use crate::support::{keel, keel_ok, sql_i64, sql_rows};
+use crate::support::{keel, keel_ok, python_stdout, sql_i64, sql_rows};
 
 /// `keel lineage ARGS --format json`, parsed.
 fn lineage_json(dir: &Path, args: &[&str]) -> Value {
@@ -340,4 +341,43 @@ fn a_rebuild_records_new_lineage_and_leaves_the_old_versions_as_it_was() {
         ],
     );
     assert_eq!(again, old_doc);
+}
+
+#[test]
+fn a_version_recorded_without_column_lineage_gets_it_on_the_next_build() {
+    // A lake built by a keel that did not record column lineage: its model versions are up
+    // to date, and the next build records their lineage from the same SQL.
+    let Some(python) = python_with("sqlite3") else {
+        require(false, "Python's sqlite3 module");
+        return;
+    };
+    let project = ExampleProject::small();
+    let dir = project.dir();
+    keel_ok(dir, &["run"]);
+    let query = "SELECT model, model_version, output_column, input_dataset, input_column, kind \
+                 FROM keel_catalog.column_lineage \
+                 ORDER BY model, model_version, output_column, input_dataset, input_column, kind";
+    let recorded = sql_rows(dir, query);
+    let models: BTreeSet<&str> = recorded.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(
+        models,
+        BTreeSet::from([
+            "consumption_anomalies",
+            "daily_consumption",
+            "entity_map",
+            "monthly_consumption"
+        ])
+    );
+    python_stdout(
+        &python,
+        "import sqlite3, sys\n\
+         db = sqlite3.connect(sys.argv[1])\n\
+         db.execute('DELETE FROM column_lineage')\n\
+         db.commit()\n",
+        &[dir.join("lake/_catalog/keel.db").as_os_str()],
+    );
+    assert!(sql_rows(dir, query).is_empty());
+    let out = keel_ok(dir, &["build"]);
+    assert!(!out.contains("built version"), "nothing is rebuilt: {out}");
+    assert_eq!(sql_rows(dir, query), recorded);
 }
