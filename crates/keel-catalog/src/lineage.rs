@@ -306,29 +306,31 @@ impl Catalog {
     }
 
     /// The landing objects whose rows version `version` of the formatted table `table` was
-    /// built from: those the ledger (or, for lines a rebuild or reprocess replaced since,
-    /// the archived ledger) places in that version or an earlier one, in ingestion order.
+    /// built from, in ingestion order: those the ledger places in that version or an
+    /// earlier one, and those the archived ledger placed there before a rebuild or a
+    /// reprocess replaced their lines, if that was after the version was recorded.
     ///
     /// # Errors
     /// When the query fails.
     pub fn table_version_objects(&self, table: &str, version: i64) -> Result<Vec<LandingObject>> {
+        let recorded = self.recorded_at(&format!("formatted.{table}"), version)?;
         self.query_objects(
             &format!(
                 "SELECT {OBJECT_COLUMNS} FROM landing_objects WHERE object_id IN (\
                  SELECT object_id FROM ledger WHERE table_name = ?1 AND delta_version <= ?2 \
                  UNION SELECT object_id FROM ledger_archive WHERE table_name = ?1 \
-                 AND delta_version <= ?2) ORDER BY seq"
+                 AND delta_version <= ?2 AND archived_at > ?3) ORDER BY seq"
             ),
-            params![table, version],
+            params![table, version, recorded],
         )
     }
 
     /// The landing objects whose rejected rows version `version` of the quarantine of
-    /// `table` holds: those with quarantined rows in the ledger (or the archived ledger)
-    /// up to the highest landing sequence number, per source, that the quarantine's
-    /// versions up to `version` committed (their `landing.<source>` input), in ingestion
-    /// order. (Quarantine versions are not the table's, so the ledger's Delta version
-    /// cannot place them.)
+    /// `table` holds, in ingestion order: those with quarantined rows in the ledger (or in
+    /// the archived ledger, archived after the version was recorded) up to the highest
+    /// landing sequence number, per source, that the quarantine's versions since its last
+    /// rebuild committed (their `landing.<source>` input). Quarantine versions are not the
+    /// table's, so the ledger's Delta versions cannot place them.
     ///
     /// # Errors
     /// When the query fails.
@@ -337,10 +339,14 @@ impl Catalog {
         table: &str,
         version: i64,
     ) -> Result<Vec<LandingObject>> {
+        let name = format!("quarantine.{table}");
         let mut high_water: BTreeMap<String, i64> = BTreeMap::new();
-        for v in self.dataset_versions(&format!("quarantine.{table}"))? {
+        for v in self.dataset_versions(&name)? {
             if v.version > version {
                 break;
+            }
+            if v.operation == "rebuild" {
+                high_water.clear();
             }
             for (input, seq) in &v.inputs {
                 if let Some(source) = input.strip_prefix("landing.") {
@@ -349,6 +355,7 @@ impl Catalog {
                 }
             }
         }
+        let recorded = self.recorded_at(&name, version)?;
         let mut objects = Vec::new();
         for (source, seq) in high_water {
             objects.extend(self.query_objects(
@@ -357,13 +364,25 @@ impl Catalog {
                      AND seq <= ?3 AND object_id IN (\
                      SELECT object_id FROM ledger WHERE table_name = ?1 AND rows_quarantined > 0 \
                      UNION SELECT object_id FROM ledger_archive WHERE table_name = ?1 \
-                     AND rows_quarantined > 0)"
+                     AND rows_quarantined > 0 AND archived_at > ?4)"
                 ),
-                params![table, source, seq],
+                params![table, source, seq, recorded],
             )?);
         }
         objects.sort_by_key(|o| o.seq);
         Ok(objects)
+    }
+
+    /// When the latest recorded version of `dataset` up to `version` was recorded (empty
+    /// when none is: then every archived line is older than nothing).
+    fn recorded_at(&self, dataset: &str, version: i64) -> Result<String> {
+        let conn = self.conn();
+        Ok(conn.query_row(
+            "SELECT coalesce(max(created_at), '') FROM dataset_versions \
+             WHERE name = ?1 AND version <= ?2",
+            params![dataset, version],
+            |r| r.get(0),
+        )?)
     }
 }
 

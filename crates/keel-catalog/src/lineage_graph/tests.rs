@@ -320,7 +320,21 @@ fn a_formatted_version_holds_the_objects_the_ledger_places_in_it_then() {
         .replace_ledger("weather", &[line], "reprocess 1")
         .unwrap();
     assert_eq!(ids(0), std::slice::from_ref(&a));
-    assert_eq!(ids(2), [a, b]);
+    assert_eq!(ids(2), [a.clone(), b.clone()]);
+    // A rebuild archives every line; its first version holds only what it formatted.
+    catalog.start_rebuild("weather", "run9").unwrap();
+    catalog
+        .record_version(&version(
+            "formatted.weather",
+            3,
+            &[("landing.weather", 2)],
+            &["temp", "day"],
+        ))
+        .unwrap();
+    ledger(&catalog, &b, "weather", 3);
+    assert_eq!(ids(3), std::slice::from_ref(&b));
+    assert_eq!(ids(1), [a.clone(), b]);
+    assert_eq!(ids(0), [a]);
 }
 
 #[test]
@@ -354,5 +368,16 @@ fn a_quarantine_version_holds_the_objects_with_rejected_rows_it_committed() {
     };
     assert_eq!(ids(0), std::slice::from_ref(&c));
     assert_eq!(ids(1), std::slice::from_ref(&c));
+    assert_eq!(ids(2), [c.clone(), d.clone()]);
+    // A rebuild's first version starts over: it holds what it committed, not d.
+    let mut rebuilt = version(
+        "quarantine.weather",
+        3,
+        &[("landing.weather", seq(&c))],
+        &[],
+    );
+    rebuilt.operation = "rebuild".into();
+    catalog.record_version(&rebuilt).unwrap();
+    assert_eq!(ids(3), std::slice::from_ref(&c));
     assert_eq!(ids(2), [c, d]);
 }
