@@ -38,6 +38,8 @@ pub struct Login {
     pub(crate) password: String,
     /// Zones it reads.
     pub zones: Vec<String>,
+    /// Most connections (and HTTP queries) it may hold at once.
+    pub connection_limit: Option<usize>,
 }
 
 impl std::fmt::Debug for Login {
@@ -45,6 +47,7 @@ impl std::fmt::Debug for Login {
         f.debug_struct("Login")
             .field("name", &self.name)
             .field("zones", &self.zones)
+            .field("connection_limit", &self.connection_limit)
             .finish_non_exhaustive()
     }
 }
@@ -143,6 +146,7 @@ impl ServeConfig {
                     name: login.name,
                     password,
                     zones: login.zones,
+                    connection_limit: login.connection_limit,
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

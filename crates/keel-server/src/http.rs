@@ -30,21 +30,25 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Login, ServeConfig};
 use crate::query::{QueryError, QueryService};
+use crate::slots::LoginSlots;
 
 /// What the handlers share.
 struct Endpoint {
     service: Arc<QueryService>,
     config: ServeConfig,
     slots: Semaphore,
+    login_slots: LoginSlots,
 }
 
 /// The router of the HTTP endpoint.
 pub(crate) fn router(service: Arc<QueryService>, config: ServeConfig) -> Router {
     let slots = Semaphore::new(config.limits.max_connections);
+    let login_slots = LoginSlots::new(&config.logins);
     let endpoint = Arc::new(Endpoint {
         service,
         config,
         slots,
+        login_slots,
     });
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -108,6 +112,16 @@ async fn sql(
             "too many queries at once (serve.max_connections)\n",
         )
             .into_response();
+    };
+    let _login_slot = match endpoint.login_slots.acquire(&login.name) {
+        Ok(slot) => slot,
+        Err(full) => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("{}\n", full.message()),
+            )
+                .into_response();
+        }
     };
     let format = request.format.or(param.format).unwrap_or_default();
     match run(&endpoint, &login, &request.sql).await {

@@ -14,6 +14,7 @@ mod http;
 mod pg;
 pub mod policy;
 mod query;
+mod slots;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -42,6 +42,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Login, ServeConfig};
 use crate::policy::{Allowed, Setting};
 use crate::query::{Prepared, QueryError, QueryService, Running};
+use crate::slots::{Gate, LoginSlots};
 
 /// PBKDF2 iterations of the stored SCRAM keys (PostgreSQL's default).
 const SCRAM_ITERATIONS: usize = 4096;
@@ -52,6 +53,7 @@ pub(crate) struct PgEndpoint {
     config: ServeConfig,
     keys: Arc<ScramKeys>,
     slots: Arc<Semaphore>,
+    login_slots: Arc<LoginSlots>,
     cancels: Arc<CancelRegistry>,
     pids: Arc<RandomPidSecretKeyGenerator>,
 }
@@ -61,6 +63,7 @@ impl PgEndpoint {
         PgEndpoint {
             keys: Arc::new(ScramKeys::new(&config.logins)),
             slots: Arc::new(Semaphore::new(config.limits.max_connections)),
+            login_slots: Arc::new(LoginSlots::new(&config.logins)),
             cancels: Arc::new(CancelRegistry::default()),
             pids: Arc::new(RandomPidSecretKeyGenerator::default()),
             service,
@@ -88,6 +91,8 @@ impl PgEndpoint {
             key: Mutex::new(None),
             cancels: self.cancels.clone(),
             slot: self.slots.clone().try_acquire_owned().ok(),
+            login_slots: self.login_slots.clone(),
+            login_slot: Mutex::new(None),
         });
         let watcher = tokio::spawn(watch_disconnect(watch, connection.gone.clone()));
         let handlers = ConnectionHandlers {
@@ -157,6 +162,9 @@ struct Connection {
     cancels: Arc<CancelRegistry>,
     /// Its place among `serve.max_connections`; `None` when there was none left.
     slot: Option<OwnedSemaphorePermit>,
+    login_slots: Arc<LoginSlots>,
+    /// Its place among its login's `connection_limit`, taken once it authenticated.
+    login_slot: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl Drop for Connection {
@@ -334,7 +342,7 @@ impl PgWireServerHandlers for ConnectionHandlers {
 }
 
 /// Refuses a plaintext startup and a connection over the limit, then hands the startup to
-/// SCRAM.
+/// SCRAM; once SCRAM accepted the login, refuses it when it is over its own limit.
 struct Startup {
     sasl: SASLAuthStartupHandler<DefaultServerParameterProvider>,
     connection: Arc<Connection>,
@@ -371,7 +379,23 @@ impl StartupHandler for Startup {
                 ));
             }
         }
-        self.sasl.on_startup(client, message).await
+        let connection = &self.connection;
+        let admit = |user: &str| -> Result<(), String> {
+            let slot = connection
+                .login_slots
+                .acquire(user)
+                .map_err(|full| full.message())?;
+            if let Ok(mut held) = connection.login_slot.lock() {
+                *held = slot;
+            }
+            Ok(())
+        };
+        let mut gate = Gate::new(client, admit);
+        self.sasl.on_startup(&mut gate, message).await?;
+        match gate.refused() {
+            Some(why) => Err(fatal("53300", why)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -487,9 +487,11 @@ fn sql_endpoint_refuses_strangers_plaintext_and_everything_but_reads() {
 
 #[test]
 fn sql_endpoint_stops_queries_on_timeout_cancel_disconnect_and_limits() {
-    let Some(served) =
-        serve("statement_timeout = \"5m\"\nrow_limit = 1000\nmemory_mib = 16\nspill_mib = 1")
-    else {
+    let Some(served) = serve(
+        "statement_timeout = \"5m\"\nrow_limit = 1000\nmemory_mib = 16\nspill_mib = 1\n\
+         [[serve.users]]\nname = \"analyst\"\npassword_env = \"KEEL_ANALYST_PASSWORD\"\n\
+         connection_limit = 2",
+    ) else {
         return;
     };
 
@@ -556,4 +558,44 @@ fn sql_endpoint_stops_queries_on_timeout_cancel_disconnect_and_limits() {
         json!({"dsn": served.keel_dsn(), "sql": "SELECT 1"}),
     );
     assert_eq!(after["rows"], json!([[1]]));
+
+    // D6: a login's own connection limit, told only to whom proved to be that login.
+    let analyst = served.dsn("analyst", "analyst password 42", "verify-full");
+    let limited = served.client(
+        "login_limit",
+        json!({"dsn": analyst, "limit": 2,
+               "wrong_dsn": served.dsn("analyst", "a guess", "verify-full"),
+               "other_dsn": served.keel_dsn()}),
+    );
+    let message = |what: &str| {
+        limited[what]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_lowercase()
+    };
+    assert!(
+        message("one_more").contains("too many connections for login `analyst`"),
+        "{limited}"
+    );
+    assert!(
+        message("wrong_password").contains("password authentication failed"),
+        "{limited}"
+    );
+    assert_eq!(limited["other_login"]["rows"], json!([[1]]), "{limited}");
+    assert_eq!(limited["after_close"]["rows"], json!([[1]]), "{limited}");
+    let http = served.client(
+        "http_limit",
+        json!({"url": format!("{}/sql", served.http), "ca": served.cert,
+               "user": "analyst", "password": "analyst password 42",
+               "limit": 2, "slow": ENDLESS, "give_up": 3}),
+    );
+    assert_eq!(http["one_more"]["status"], 429, "{http}");
+    assert!(
+        http["one_more"]["json"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too many connections for login `analyst`"),
+        "{http}"
+    );
+    assert_eq!(http["later"]["status"], 200, "slots come back: {http}");
 }

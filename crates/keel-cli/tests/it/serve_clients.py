@@ -97,6 +97,63 @@ def concurrent(args):
     return {"results": results, "one_more": one_more}
 
 
+def attempt(dsn):
+    """A new connection running `SELECT 1`."""
+    try:
+        conn = psycopg.connect(dsn, autocommit=True)
+    except psycopg.Error as e:
+        return {"error": e.sqlstate, "message": str(e)}
+    with conn:
+        return run(conn, "SELECT 1")
+
+
+def login_limit(args):
+    """`limit` connections of one login held open; then one more of it (with its password
+    and with a wrong one), one of another login, and one more of it after one was closed."""
+    held = [connect(args)[0] for _ in range(args["limit"])]
+    out = {
+        "one_more": attempt(args["dsn"]),
+        "wrong_password": attempt(args["wrong_dsn"]),
+        "other_login": attempt(args["other_dsn"]),
+    }
+    held.pop().close()
+    deadline = time.monotonic() + 10
+    while True:
+        out["after_close"] = attempt(args["dsn"])
+        if "rows" in out["after_close"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    for conn in held:
+        conn.close()
+    return out
+
+
+def http_limit(args):
+    """`limit` slow HTTP queries of one login at once (given up by the client after
+    `give_up` seconds), one more query of it meanwhile, and one after they went away."""
+
+    def slow():
+        try:
+            http({**args, "body": {"sql": args["slow"]}, "timeout": args["give_up"]})
+        except OSError:
+            pass
+
+    threads = [threading.Thread(target=slow) for _ in range(args["limit"])]
+    for t in threads:
+        t.start()
+    time.sleep(args["give_up"] / 2)
+    out = {"one_more": http({**args, "body": {"sql": "SELECT 1"}})}
+    for t in threads:
+        t.join()
+    deadline = time.monotonic() + 15
+    while True:
+        out["later"] = http({**args, "body": {"sql": "SELECT 1"}})
+        if out["later"]["status"] == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    return out
+
+
 def timeout(args):
     conn, _ = connect(args)
     with conn:
@@ -187,7 +244,7 @@ def http(args):
         token = base64.b64encode(("%s:%s" % (args["user"], args["password"])).encode())
         request.add_header("Authorization", "Basic " + token.decode())
     try:
-        with urllib.request.urlopen(request, context=ctx, timeout=120) as response:
+        with urllib.request.urlopen(request, context=ctx, timeout=args.get("timeout", 120)) as response:
             status, headers, body = response.status, response.headers, response.read()
     except urllib.error.HTTPError as e:
         status, headers, body = e.code, e.headers, e.read()

@@ -49,6 +49,10 @@ pub struct ServeSpec {
     /// `formatted`, `quarantine`, `flags`, `valid`).
     #[serde(default = "default_zones")]
     pub zones: Vec<String>,
+    /// Most connections (and HTTP queries) the default login may hold at once, within
+    /// `max_connections` (PostgreSQL's role `CONNECTION LIMIT`); none when absent.
+    #[serde(default)]
+    pub connection_limit: Option<usize>,
     /// More logins, each with its own password variable and zones.
     #[serde(default)]
     pub users: Vec<ServeUserSpec>,
@@ -85,6 +89,10 @@ pub struct ServeUserSpec {
     /// Zones it reads.
     #[serde(default = "default_zones")]
     pub zones: Vec<String>,
+    /// Most connections (and HTTP queries) it may hold at once, within `max_connections`;
+    /// none when absent.
+    #[serde(default)]
+    pub connection_limit: Option<usize>,
 }
 
 impl Default for ServeSpec {
@@ -98,6 +106,7 @@ impl Default for ServeSpec {
             user: default_user(),
             password_env: default_password_env(),
             zones: default_zones(),
+            connection_limit: None,
             users: Vec::new(),
             statement_timeout: default_statement_timeout(),
             row_limit: default_row_limit(),
@@ -164,6 +173,7 @@ impl ServeSpec {
             name: self.user.clone(),
             password_env: self.password_env.clone(),
             zones: self.zones.clone(),
+            connection_limit: self.connection_limit,
         }];
         logins.extend(self.users.iter().cloned());
         logins
@@ -194,6 +204,12 @@ impl ServeSpec {
             if !seen.insert(login.name.clone()) {
                 problems.push(format!(
                     "key `serve.users`: `{}` is declared twice",
+                    login.name
+                ));
+            }
+            if login.connection_limit == Some(0) {
+                problems.push(format!(
+                    "key `serve.connection_limit` of `{}`: must be at least 1",
                     login.name
                 ));
             }
