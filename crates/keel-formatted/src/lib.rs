@@ -31,6 +31,8 @@
 //! - [`rows`]: typed rows and quarantine rows as Arrow batches.
 //! - `read`: one landing object into records, streamed (delimited text, plain or gzip)
 //!   or read whole (the other formats), its sha256 verified.
+//! - `parallel`: one large delimited-text object cut into chunks of whole records that
+//!   every core parses and converts, handed on in the object's order.
 //! - `stage`: a chunk's records on their way to one commit: Arrow batches partitioned by
 //!   key, spilled to IPC files past a memory budget, deduplicated a partition at a time.
 //! - [`exec`]: formatting the new objects of a source, chunk by chunk; rebuilds.
@@ -44,6 +46,7 @@ pub mod convert;
 pub mod detect;
 pub mod evolve;
 pub mod exec;
+mod parallel;
 pub mod parse;
 pub mod physical;
 pub mod plan;

@@ -120,12 +120,23 @@ pub const BLOCK_BYTES: usize = 1 << 20;
 pub const MAX_RECORD_BYTES: usize = 16 << 20;
 
 impl<R: std::io::Read> Blocks<R> {
-    /// Blocks of `input` decoded from `encoding`.
+    /// Blocks of `input` decoded from `encoding` (or the encoding its byte-order mark
+    /// names).
     pub fn new(input: R, encoding: &'static Encoding) -> Self {
+        Self::with_decoder(input, encoding.new_decoder())
+    }
+
+    /// Blocks of `input`, text from the middle of an object: decoded from `encoding`
+    /// whatever its first bytes are.
+    pub fn without_bom(input: R, encoding: &'static Encoding) -> Self {
+        Self::with_decoder(input, encoding.new_decoder_without_bom_handling())
+    }
+
+    fn with_decoder(input: R, decoder: encoding_rs::Decoder) -> Self {
         Blocks {
             input,
             block: vec![0; BLOCK_BYTES],
-            decoder: encoding.new_decoder(),
+            decoder,
             text: String::new(),
             had_errors: false,
             eof: false,

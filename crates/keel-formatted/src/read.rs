@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compression::{self, Detected, Input};
 use crate::convert::{Value, convert};
+use crate::parallel;
 use crate::parse::{self, Converted, Rejection};
 use crate::plan::{DialectPlan, SourcePlan};
 use crate::time::AmbiguityTracker;
@@ -182,8 +183,28 @@ fn stream_text(
         dialect: Arc::from(dialect.name.as_str()),
     };
     read.note(&origin.dialect, detected, &reference);
-    let mut tracker = AmbiguityTracker::new();
     let columns = &plan.columns;
+    let name = &object.original_name;
+    if plan.kind == FormatKind::Csv
+        && sample.len() == SAMPLE_BYTES
+        && parallel::eligible(dialect, columns, &sample)
+    {
+        let workers = parallel::workers();
+        if workers > 1
+            && parallel::read_csv(
+                &sample,
+                &mut input,
+                dialect,
+                columns,
+                name,
+                workers,
+                &mut |r| emit(&origin, r),
+            )?
+        {
+            return Ok(());
+        }
+    }
+    let mut tracker = AmbiguityTracker::new();
     let input = std::io::Cursor::new(sample).chain(input);
     let each = |r: Result<parse::RawRecord, Rejection>| {
         emit(
@@ -192,7 +213,6 @@ fn stream_text(
                 .map_err(Box::new),
         );
     };
-    let name = &object.original_name;
     if plan.kind == FormatKind::Ndjson {
         parse::ndjson::parse_stream(input, dialect, columns, name, each)
     } else {

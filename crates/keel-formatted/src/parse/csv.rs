@@ -50,21 +50,74 @@ pub fn parse_stream(
     dialect: &DialectPlan,
     columns: &[CanonicalColumn],
     original_name: &str,
+    out: impl FnMut(Result<RawRecord, Rejection>),
+) -> std::io::Result<()> {
+    parse_from(input, dialect, columns, original_name, Start::Top, out)
+}
+
+/// A delimited-text header as read: its field names and, for each canonical column, the
+/// index of its fields in a record (one per part; empty when not found), and the required
+/// fields it lacks.
+#[derive(Debug, Clone)]
+pub struct Header {
+    names: Vec<String>,
+    field_index: Vec<Vec<usize>>,
+    missing: Vec<(usize, String)>,
+}
+
+impl Header {
+    fn new(names: Vec<String>, dialect: &DialectPlan, columns: &[CanonicalColumn]) -> Header {
+        let (field_index, missing) = map_header(&names, dialect, columns);
+        Header {
+            names,
+            field_index,
+            missing,
+        }
+    }
+}
+
+/// Where [`parse_from`] starts reading.
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'h> {
+    /// At the top of an object: its first bytes are checked for binary content, then come
+    /// the preamble lines and the header; a byte-order mark overrides the encoding.
+    Top,
+    /// At the first byte of a record in the body of an object whose header is known: the
+    /// text is `encoding` (no byte-order mark), and its lines are numbered from 1.
+    Body {
+        /// The object's header.
+        header: &'h Header,
+        /// The encoding of the object's text.
+        encoding: &'static encoding_rs::Encoding,
+    },
+}
+
+/// [`parse_stream`] from `start`.
+///
+/// # Errors
+/// As [`parse_stream`].
+pub fn parse_from(
+    input: impl Read,
+    dialect: &DialectPlan,
+    columns: &[CanonicalColumn],
+    original_name: &str,
+    start: Start<'_>,
     mut out: impl FnMut(Result<RawRecord, Rejection>),
 ) -> std::io::Result<()> {
-    let mut blocks = Blocks::new(input, dialect.encoding);
+    let (mut blocks, mut first, mut header) = match start {
+        Start::Top => (Blocks::new(input, dialect.encoding), true, None),
+        Start::Body { header, encoding } => (
+            Blocks::without_bom(input, encoding),
+            false,
+            Some(header.clone()),
+        ),
+    };
     // Decoded text (`blocks.text`) not yet handed out starts at `base`.
     let mut base = 0usize;
-    let mut first = true;
-    let mut preamble_done = dialect.preamble_lines == 0;
+    let mut preamble_done = header.is_some() || dialect.preamble_lines == 0;
     // After an over-long record: text is dropped up to the next line end.
     let mut skipping = false;
     let mut record = csv::StringRecord::new();
-    let mut header: Option<Vec<String>> = None;
-    // Index in the record of each canonical column's fields (one per part; empty when
-    // not found), or why it is missing.
-    let mut field_index: Vec<Vec<usize>> = Vec::new();
-    let mut missing: Vec<(usize, String)> = Vec::new();
     let mut lines = LineCounter::default();
     while !blocks.eof {
         let raw = blocks.fill()?;
@@ -101,7 +154,7 @@ pub fn parse_stream(
         }
         if !preamble_done {
             // Lines before the header (an export's title, station, units) are not records.
-            let end = preamble_end(text, dialect.preamble_lines);
+            let end = preamble_end(text.as_bytes(), dialect.preamble_lines);
             if end == text.len() && !eof {
                 continue;
             }
@@ -149,13 +202,13 @@ pub fn parse_stream(
             let start = skip_terminator(text, start, end);
             let line = lines.at(text, start);
             let raw = raw_between(text, start, end);
-            let Some(names) = &header else {
-                let names: Vec<String> = record
-                    .iter()
-                    .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
-                    .collect();
-                (field_index, missing) = map_header(&names, dialect, columns);
-                header = Some(names);
+            let Some(Header {
+                names,
+                field_index,
+                missing,
+            }) = &header
+            else {
+                header = Some(Header::new(header_names(&record), dialect, columns));
                 continue;
             };
             let fault = |rule: &str, column: Option<String>, reason: String| Rejection {
@@ -176,12 +229,13 @@ pub fn parse_stream(
             if dialect.escape.is_none()
                 && raw.bytes().filter(|&b| b == dialect.quote).count() % 2 == 1
             {
-                let last = lines.clone().at(text, end);
+                let more = lines.clone().at(text, end) - line;
                 out(Err(fault(
                     "csv_syntax",
                     None,
                     format!(
-                        "a quoted field opened here is never closed (the record runs to line {last})"
+                        "a quoted field opened here is never closed (the record runs over the \
+                         next {more} lines)"
                     ),
                 )));
                 continue;
@@ -273,6 +327,102 @@ pub fn parse_stream(
     Ok(())
 }
 
+/// A header record's field names (a byte-order mark and surrounding blanks trimmed).
+fn header_names(record: &csv::StringRecord) -> Vec<String> {
+    record
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim().to_string())
+        .collect()
+}
+
+/// The header of a delimited-text object from its first bytes, when they hold its
+/// preamble lines and a header ended by `\n`, `\r\n` or `\r`: the header, the byte
+/// where the body starts and the line ends before it. `None` when the header does not end
+/// within `bytes` or cannot be read.
+pub fn read_header(
+    bytes: &[u8],
+    encoding: &'static encoding_rs::Encoding,
+    dialect: &DialectPlan,
+    columns: &[CanonicalColumn],
+) -> Option<(Header, usize, i64)> {
+    let start = preamble_end(bytes, dialect.preamble_lines);
+    let end = start + record_ends(&bytes[start..], dialect).next()?;
+    if bytes[start..end].iter().all(|b| matches!(b, b'\r' | b'\n')) {
+        // A blank line where the header should be: the `csv` reader would skip it.
+        return None;
+    }
+    let (text, _) = crate::parse::decode(&bytes[start..end], encoding);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(dialect.delimiter)
+        .quote(dialect.quote)
+        .double_quote(true)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).ok()? {
+        return None;
+    }
+    let header = Header::new(header_names(&record), dialect, columns);
+    Some((header, end, line_ends(&bytes[..end])))
+}
+
+/// Line ends in `bytes`, counted as [`LineCounter`] counts them (`\n`, `\r\n`, a lone
+/// `\r`), for text in UTF-8 or a single-byte encoding.
+pub fn line_ends(bytes: &[u8]) -> i64 {
+    let lf = bytes.iter().filter(|&&b| b == b'\n').count();
+    let cr = bytes.iter().filter(|&&b| b == b'\r').count();
+    let crlf = if cr == 0 {
+        0
+    } else {
+        bytes.windows(2).filter(|w| w == b"\r\n").count()
+    };
+    (lf + cr - crlf) as i64
+}
+
+/// The end (the byte after its `\n`) of the last record of `bytes` that ends with `\n`,
+/// when `bytes` begins at a record's first byte; `None` when no record ends there. Quotes
+/// are followed as the `csv` reader follows them (without an escape character): a quote
+/// opens a quoted field only at a field's start, two quotes in one stand for one, a line
+/// end inside one belongs to the field.
+pub fn last_record_end(bytes: &[u8], dialect: &DialectPlan) -> Option<usize> {
+    let last = bytes.iter().rposition(|&b| b == b'\n')?;
+    if !bytes[..last].contains(&dialect.quote) {
+        return Some(last + 1);
+    }
+    record_ends(bytes, dialect).last()
+}
+
+/// The ends (the byte after the `\n`) of the records of `bytes` that end with `\n`, from
+/// a record's first byte, following quotes as [`last_record_end`] says. A record ended by
+/// a lone `\r` goes on to the next `\n` (no end is given inside a `\r\n`).
+fn record_ends<'a>(bytes: &'a [u8], dialect: &DialectPlan) -> impl Iterator<Item = usize> + 'a {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        FieldStart,
+        Unquoted,
+        Quoted,
+        QuoteInQuoted,
+    }
+    let (quote, delimiter) = (dialect.quote, dialect.delimiter);
+    let mut state = State::FieldStart;
+    bytes.iter().enumerate().filter_map(move |(i, &b)| {
+        state = match (state, b) {
+            (State::Quoted, b) if b == quote => State::QuoteInQuoted,
+            (State::Quoted, _) => State::Quoted,
+            (State::QuoteInQuoted, b) if b == quote => State::Quoted,
+            (State::FieldStart, b) if b == quote => State::Quoted,
+            (_, b'\n') => {
+                state = State::FieldStart;
+                return Some(i + 1);
+            }
+            (_, b) if b == delimiter || b == b'\r' => State::FieldStart,
+            _ => State::Unquoted,
+        };
+        None
+    })
+}
+
 /// Drops the text before `base` (handed out already), keeping line numbers counted.
 fn compact(text: &mut String, base: &mut usize, lines: &mut LineCounter) {
     lines.at(text, *base);
@@ -337,8 +487,7 @@ fn skip_terminator(text: &str, mut start: usize, end: usize) -> usize {
 }
 
 /// The byte where line `lines + 1` starts (a line ends at `\n`, `\r\n` or a lone `\r`).
-fn preamble_end(text: &str, lines: usize) -> usize {
-    let bytes = text.as_bytes();
+fn preamble_end(bytes: &[u8], lines: usize) -> usize {
     let mut seen = 0;
     let mut i = 0;
     while seen < lines && i < bytes.len() {
