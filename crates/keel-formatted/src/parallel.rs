@@ -24,11 +24,10 @@ use std::sync::mpsc::{Receiver, sync_channel};
 
 use keel_core::spec::{AmbiguousTime, ColumnType};
 
-use crate::convert::convert;
 use crate::parse::csv::{self, Start};
 use crate::parse::{RawRecord, Rejection};
 use crate::plan::{CanonicalColumn, DialectPlan};
-use crate::read::Record;
+use crate::read::{Record, to_record};
 use crate::time::AmbiguityTracker;
 
 /// Bytes of an object's body one chunk holds (it ends at a record's end past this).
@@ -258,16 +257,6 @@ fn convert_records(
         records.push(to_record(r, dialect, columns, &mut tracker));
     });
     records
-}
-
-fn to_record(
-    r: Result<RawRecord, Rejection>,
-    dialect: &DialectPlan,
-    columns: &[CanonicalColumn],
-    tracker: &mut AmbiguityTracker,
-) -> Record {
-    r.and_then(|r| convert(&r, dialect, columns, tracker).map(|v| (r.line, v)))
-        .map_err(Box::new)
 }
 
 /// A record of a chunk numbered within the object.

@@ -33,6 +33,17 @@ pub(crate) struct Origin {
     pub(crate) dialect: Arc<str>,
 }
 
+/// A parsed record converted to a canonical row (with its line), or why it was refused.
+pub(crate) fn to_record(
+    r: Result<parse::RawRecord, Rejection>,
+    dialect: &DialectPlan,
+    columns: &[crate::plan::CanonicalColumn],
+    tracker: &mut AmbiguityTracker,
+) -> Record {
+    r.and_then(|r| convert(&r, dialect, columns, tracker).map(|v| (r.line, v)))
+        .map_err(Box::new)
+}
+
 /// What reading an object gave besides its records.
 pub(crate) struct ObjectRead {
     /// Dialects used, in order of first use.
@@ -207,11 +218,7 @@ fn stream_text(
     let mut tracker = AmbiguityTracker::new();
     let input = std::io::Cursor::new(sample).chain(input);
     let each = |r: Result<parse::RawRecord, Rejection>| {
-        emit(
-            &origin,
-            r.and_then(|r| convert(&r, dialect, columns, &mut tracker).map(|v| (r.line, v)))
-                .map_err(Box::new),
-        );
+        emit(&origin, to_record(r, dialect, columns, &mut tracker));
     };
     if plan.kind == FormatKind::Ndjson {
         parse::ndjson::parse_stream(input, dialect, columns, name, each)
@@ -358,10 +365,7 @@ fn read_input(
         let mut tracker = AmbiguityTracker::new();
         parsed
             .into_iter()
-            .map(|r| {
-                r.and_then(|r| convert(&r, dialect, columns, &mut tracker).map(|v| (r.line, v)))
-                    .map_err(Box::new)
-            })
+            .map(|r| to_record(r, dialect, columns, &mut tracker))
             .collect()
     };
     let rows = match plan.kind {
