@@ -59,7 +59,8 @@ pub enum Command {
     /// Query formatted, quarantine, exploitation and catalog tables.
     Sql(SqlArgs),
     /// Where a dataset or column came from, down to its landing objects (`--upstream`),
-    /// or every model and column that uses it (`--downstream`).
+    /// or every model and column that uses it (`--downstream`); with `--row`, the raw line a
+    /// row was read from.
     Lineage(LineageArgs),
     /// The example project's data generator.
     #[command(subcommand)]
@@ -291,9 +292,20 @@ pub struct SqlArgs {
 #[derive(Debug, Args)]
 pub struct LineageArgs {
     /// `zone.table` (`formatted.readings`) or `zone.table.column`, at `@VERSION` (default:
-    /// its latest version).
+    /// its latest version); with `--row`, the table the row is in (`formatted.TABLE` or
+    /// `quarantine.TABLE`).
     #[arg(value_name = "DATASET[.COLUMN][@VERSION]")]
     pub target: String,
+    /// With `--row`: the row's key, `col=value[,col=value]` over the key columns its source
+    /// declares (the value alone when the key has one column); in `quarantine.TABLE`,
+    /// `OBJECT:LINE` (its `_keel_object` and `_keel_line`).
+    #[arg(value_name = "KEY", requires = "row")]
+    pub key: Option<String>,
+    /// Trace one row to its landing object and line: print that line's raw bytes as they
+    /// are stored on stdout, and where they come from on stderr (`--format json`: one
+    /// document with both).
+    #[arg(long, requires = "key", conflicts_with_all = ["upstream", "downstream"])]
+    pub row: bool,
     /// What it was made from: the versions it read, the input columns that feed it or
     /// decide its rows, down to the landing objects (the default).
     #[arg(long, conflicts_with = "downstream")]

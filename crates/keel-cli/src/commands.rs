@@ -7,6 +7,7 @@ pub mod export;
 pub mod init;
 pub mod landing;
 pub mod lineage;
+pub mod lineage_row;
 pub mod quarantine;
 pub mod run;
 pub mod serve;
@@ -58,6 +59,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::serve(load(&dir, profile)?, &args).await,
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
+        Command::Lineage(args) if args.row => {
+            lineage_row::row(&load(&dir, profile)?, &args).await
+        }
         Command::Lineage(args) => lineage::lineage(&load(&dir, profile)?, &args),
         Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),
         Command::Example(ExampleCommand::ReadingsCsv(args)) => example::readings_csv(&args),

@@ -1,11 +1,13 @@
 //! `keel lineage` on the example project (issue 6): impact analysis of a formatted column,
 //! the upstream of a model column down to the weather source's landing objects, version
-//! lineage that a rebuild extends without rewriting, and lineage recorded for versions built
-//! before it was.
+//! lineage that a rebuild extends without rewriting, lineage recorded for versions built
+//! before it was, and row provenance (`--row`): a formatted or quarantined row traced to the
+//! raw bytes of its line, plain, gzip-compressed or in a zip archive.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use base64::Engine as _;
 use keel_testkit::{ExampleProject, python_with, require};
 use serde_json::Value;
 
@@ -380,4 +382,362 @@ fn a_version_recorded_without_column_lineage_gets_it_on_the_next_build() {
     let out = keel_ok(dir, &["build"]);
     assert!(!out.contains("built version"), "nothing is rebuilt: {out}");
     assert_eq!(sql_rows(dir, query), recorded);
+}
+
+/// The lines of a text file's raw bytes, each with its line end, cut as keel numbers lines
+/// (`\n`, `\r\n`, a lone `\r`).
+fn raw_lines(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut lines = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                lines.push(&bytes[start..=i]);
+                start = i + 1;
+            }
+            b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                lines.push(&bytes[start..i + 2]);
+                i += 1;
+                start = i + 1;
+            }
+            b'\r' => {
+                lines.push(&bytes[start..=i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if start < bytes.len() {
+        lines.push(&bytes[start..]);
+    }
+    lines
+}
+
+/// The meters file the collector took an object from: its original path under the
+/// project's inbox, found in the catalog manifest.
+fn delivered_file(dir: &Path, object: &str) -> Vec<u8> {
+    let rows = sql_rows(
+        dir,
+        &format!(
+            "SELECT original_path FROM keel_catalog.landing_objects WHERE object_id = '{object}'"
+        ),
+    );
+    assert_eq!(rows.len(), 1, "{object} is in the manifest");
+    std::fs::read(dir.join("data/inbox/meters").join(&rows[0][0])).expect("the delivered file")
+}
+
+/// `keel lineage --row ARGS...`: exit code, stdout bytes, stderr.
+fn row_lineage(dir: &Path, args: &[&str]) -> (Option<i32>, Vec<u8>, String) {
+    let mut all = vec!["lineage", "--row"];
+    all.extend_from_slice(args);
+    let out = keel(dir, &all);
+    (
+        out.status.code(),
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Windows-1250 bytes of a `pl2` meter file whose device id is not ASCII (`Żółw`): one
+/// row that formats and one whose negative energy is quarantined.
+const PL2_NON_ASCII: &[u8] =
+    b"Licznik;Data;Zu\xbfycie [kWh];Temp. zasilania [\xb0C];Temp. powrotu [\xb0C]\r\n\
+PL2-\xaf\xf3\xb3w;01.12.2016;123,45;70,1;40,2\r\n\
+PL2-\xaf\xf3\xb3w;02.12.2016;-5,00;70,1;40,2\r\n";
+
+#[test]
+fn a_formatted_row_of_each_dialect_traces_to_its_raw_line_byte_for_byte() {
+    let project = ExampleProject::small();
+    let dir = project.dir();
+    let extra = dir.join("data/inbox/meters/pl2/2016-12-31");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("PL2-ZOLW_201612.csv"), PL2_NON_ASCII).unwrap();
+    keel_ok(dir, &["run"]);
+    let version = sql_i64(
+        dir,
+        "SELECT max(version) FROM keel_catalog.dataset_versions WHERE name = 'formatted.readings'",
+    );
+    for (firmware, device, first) in [
+        ("hm1", "HM1-%", 3),
+        ("pl2", "PL2-0%", 3),
+        ("mx3", "MX3-%", 3),
+        ("pl2", "PL2-\u{17b}%", 2),
+    ] {
+        // A row between other rows of its file, so that a line off by one either way is
+        // another row's line, not a missing one.
+        let rows = sql_rows(
+            dir,
+            &format!(
+                "SELECT r.device_id, CAST(r.reading_date AS VARCHAR), r._keel_object, \
+                 r._keel_line, o.original_name, o.ingested_at, o.persistent_path \
+                 FROM formatted.readings r \
+                 JOIN keel_catalog.landing_objects o ON o.object_id = r._keel_object \
+                 WHERE o.original_path LIKE '{firmware}/%' AND r.device_id LIKE '{device}' \
+                 AND r._keel_line >= {first} ORDER BY r._keel_object, r._keel_line LIMIT 1"
+            ),
+        );
+        assert_eq!(rows.len(), 1, "a {firmware} row of {device}");
+        let [device_id, date, object, line, name, ingested, persistent] = &rows[0][..] else {
+            panic!("{rows:?}")
+        };
+        let line: usize = line.parse().unwrap();
+        let file = delivered_file(dir, object);
+        let expected = raw_lines(&file)[line - 1];
+        let key = format!("device_id={device_id},reading_date={date}");
+        let (code, stdout, stderr) = row_lineage(dir, &["formatted.readings", &key]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(
+            stdout,
+            expected,
+            "{firmware} line {line} of {object}: {:?}",
+            String::from_utf8_lossy(&stdout)
+        );
+        // The line is the row's: its device and day as the firmware writes them.
+        let day = match firmware {
+            "pl2" => format!("{}.{}.{}", &date[8..10], &date[5..7], &date[0..4]),
+            _ => date.clone(),
+        };
+        let text = encoding_rs::WINDOWS_1250.decode(expected).0;
+        assert!(
+            text.starts_with(&format!(
+                "{device_id}{}{day}",
+                if firmware == "pl2" { ';' } else { ',' }
+            )),
+            "{text}"
+        );
+        for fact in [
+            format!("formatted.readings@{version}"),
+            object.clone(),
+            name.clone(),
+            format!("line             {line}\n"),
+            ingested.clone(),
+            persistent.clone(),
+        ] {
+            assert!(stderr.contains(&fact), "{fact} in the header:\n{stderr}");
+        }
+        if firmware == "pl2" {
+            assert!(expected.ends_with(b"\r\n"), "pl2 lines end with CRLF");
+        }
+    }
+
+    // The Windows-1250 line is printed as stored, not re-encoded; JSON holds the text and
+    // the bytes.
+    let stored = &raw_lines(PL2_NON_ASCII)[1];
+    let key = "device_id=PL2-\u{17b}\u{f3}\u{142}w,reading_date=2016-12-01";
+    let (code, stdout, stderr) = row_lineage(dir, &["formatted.readings", key]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(&stdout, stored);
+    assert!(stdout.contains(&0xaf) && std::str::from_utf8(&stdout).is_err());
+    let (code, stdout, stderr) = row_lineage(dir, &["formatted.readings", key, "--format", "json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let doc: Value = serde_json::from_slice(&stdout).expect("one JSON document");
+    assert_eq!(
+        doc["raw_line"],
+        "PL2-\u{17b}\u{f3}\u{142}w;01.12.2016;123,45;70,1;40,2\r\n"
+    );
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(doc["raw_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(&decoded, stored);
+    assert_eq!(doc["table"], "formatted.readings");
+    assert_eq!(doc["version"], version);
+    assert_eq!(doc["line"], 2);
+    assert_eq!(doc["original_name"], "PL2-ZOLW_201612.csv");
+    assert_eq!(doc["encoding"], "windows-1250");
+    assert_eq!(doc["dialect"], "pl2");
+    let persistent = doc["persistent_path"].as_str().unwrap();
+    assert!(persistent.starts_with("landing/persistent/meters/"));
+    assert_eq!(
+        std::fs::read(dir.join("lake").join(persistent)).unwrap(),
+        PL2_NON_ASCII
+    );
+}
+
+#[test]
+fn a_quarantined_row_traces_to_its_raw_line_and_unknown_rows_are_errors() {
+    let project = ExampleProject::small();
+    let dir = project.dir();
+    let extra = dir.join("data/inbox/meters/pl2/2016-12-31");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(extra.join("PL2-ZOLW_201612.csv"), PL2_NON_ASCII).unwrap();
+    keel_ok(dir, &["run"]);
+    let rows = sql_rows(
+        dir,
+        "SELECT _keel_object, _keel_line, raw, rule FROM quarantine.readings \
+         WHERE _keel_line > 0 ORDER BY _keel_object, _keel_line",
+    );
+    assert!(rows.len() >= 2, "{rows:?}");
+    let mut non_ascii = 0;
+    for row in &rows {
+        let [object, line, raw, _rule] = &row[..] else {
+            panic!("{row:?}")
+        };
+        let file = delivered_file(dir, object);
+        let expected = raw_lines(&file)[line.parse::<usize>().unwrap() - 1];
+        let (code, stdout, stderr) =
+            row_lineage(dir, &["quarantine.readings", &format!("{object}:{line}")]);
+        assert_eq!(code, Some(0), "{stderr}");
+        assert_eq!(stdout, expected, "{object} line {line}");
+        // The quarantine's raw text is that line, decoded.
+        let text = encoding_rs::WINDOWS_1250.decode(expected).0;
+        assert_eq!(text.trim_end_matches(['\r', '\n']), raw);
+        non_ascii += usize::from(!expected.is_ascii());
+        assert!(stderr.contains("quarantine.readings@"), "{stderr}");
+    }
+    assert_eq!(non_ascii, 1, "the Windows-1250 line is among them");
+    // The same row by its columns.
+    let (object, line) = (&rows[0][0], &rows[0][1]);
+    let (code, by_columns, _) = row_lineage(
+        dir,
+        &[
+            "quarantine.readings",
+            &format!("_keel_object={object},_keel_line={line}"),
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let (_, by_short, _) = row_lineage(dir, &["quarantine.readings", &format!("{object}:{line}")]);
+    assert_eq!(by_columns, by_short);
+
+    // No such row, several rows, an unknown column: exit 2 and a message naming it.
+    let (code, stdout, stderr) = row_lineage(
+        dir,
+        &[
+            "formatted.readings",
+            "device_id=HM1-99999,reading_date=2016-01-05",
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("no row of `formatted.readings`@")
+            && stderr.contains("device_id = `HM1-99999`, reading_date = `2016-01-05`"),
+        "{stderr}"
+    );
+    let device = sql_rows(dir, "SELECT min(device_id) FROM formatted.readings")[0][0].clone();
+    let (code, _, stderr) =
+        row_lineage(dir, &["formatted.readings", &format!("device_id={device}")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("rows of `formatted.readings`@"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("line 2: device_id={device}, reading_date=")),
+        "each row is listed: {stderr}"
+    );
+    let (code, _, stderr) = row_lineage(dir, &["formatted.readings", "meter=1"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("`formatted.readings` has no column `meter`"),
+        "{stderr}"
+    );
+
+    // An object whose bytes changed in persistent landing, then one that is gone.
+    let persistent = sql_rows(
+        dir,
+        &format!(
+            "SELECT persistent_path FROM keel_catalog.landing_objects WHERE object_id = '{object}'"
+        ),
+    )[0][0]
+        .clone();
+    let path = dir.join("lake").join(persistent);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, stdout, stderr) =
+        row_lineage(dir, &["quarantine.readings", &format!("{object}:{line}")]);
+    assert_eq!(code, Some(2));
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains(&format!("landing object `{object}`"))
+            && stderr.contains("no longer matches the catalog: its sha256 is"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&path).unwrap();
+    let (code, _, stderr) = row_lineage(dir, &["quarantine.readings", &format!("{object}:{line}")]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains(&format!(
+            "landing object `{object}` is missing from persistent landing"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn rows_of_gzip_and_zip_objects_trace_to_their_raw_lines() {
+    // Objects as some devices deliver them: a gzip stream and a zip archive under a `.csv`
+    // name (keel recognises both by their first bytes), the zip member's record holding a
+    // quoted line break.
+    let Some(python) = python_with("zipfile") else {
+        require(false, "Python's zipfile and gzip modules");
+        return;
+    };
+    let project = ExampleProject::small();
+    let dir = project.dir();
+    let member: &[u8] = b"meter,day,heat_mwh,t_supply,t_return\n\
+MX3-ZIP,2016-12-01,0.12345,55.0,30.0\n\
+\"MX3-Z\nIP\",2016-12-02,0.23456,55.0,30.0\n\
+MX3-ZIP,2016-12-03,0.34567,55.0,30.0\n";
+    let plain = dir.join("member.csv");
+    std::fs::write(&plain, member).unwrap();
+    let pl2 = dir.join("pl2.csv");
+    std::fs::write(&pl2, PL2_NON_ASCII).unwrap();
+    let inbox = dir.join("data/inbox/meters");
+    std::fs::create_dir_all(inbox.join("mx3/2016-12-31")).unwrap();
+    std::fs::create_dir_all(inbox.join("pl2/2016-12-30")).unwrap();
+    python_stdout(
+        &python,
+        "import gzip, sys, zipfile\n\
+         with zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED) as z:\n\
+         \x20   z.write(sys.argv[1], 'MX3-ZIP_201612.csv')\n\
+         open(sys.argv[4], 'wb').write(gzip.compress(open(sys.argv[3], 'rb').read()))\n",
+        &[
+            plain.as_os_str(),
+            inbox.join("mx3/2016-12-31/MX3-ZIP_201612.csv").as_os_str(),
+            pl2.as_os_str(),
+            inbox.join("pl2/2016-12-30/PL2-ZOLW_201612.csv").as_os_str(),
+        ],
+    );
+    keel_ok(dir, &["run"]);
+
+    let key = "device_id=PL2-\u{17b}\u{f3}\u{142}w,reading_date=2016-12-01";
+    let (code, stdout, stderr) = row_lineage(dir, &["formatted.readings", key]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, raw_lines(PL2_NON_ASCII)[1]);
+
+    let lines = raw_lines(member);
+    for (device, day, expected) in [
+        ("MX3-ZIP", "2016-12-03", lines[4].to_vec()),
+        ("MX3-Z\nIP", "2016-12-02", [lines[2], lines[3]].concat()),
+    ] {
+        let key = format!("device_id={device},reading_date={day}");
+        let (code, stdout, stderr) =
+            row_lineage(dir, &["formatted.readings", &key, "--format", "json"]);
+        assert_eq!(code, Some(0), "{stderr}");
+        let doc: Value = serde_json::from_slice(&stdout).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(doc["raw_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(raw, expected, "{device} {day}: {doc}");
+        assert_eq!(doc["member"], "MX3-ZIP_201612.csv");
+        assert!(
+            doc["object_id"]
+                .as_str()
+                .is_some_and(|o| o.starts_with("meters/")),
+            "{doc}"
+        );
+    }
+    let (code, stdout, stderr) = row_lineage(
+        dir,
+        &[
+            "formatted.readings",
+            "device_id=MX3-Z\nIP,reading_date=2016-12-02",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, [lines[2], lines[3]].concat());
+    assert!(
+        stderr.contains("line             3-4 (a quoted field holds line breaks)"),
+        "{stderr}"
+    );
 }

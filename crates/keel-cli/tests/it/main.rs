@@ -12,7 +12,7 @@
 //!   crash point, the run lock and `run --watch`.
 //! - [`lifecycle`]: `keel quarantine`, reprocessing after a fix, rebuilds, re-deliveries (A13).
 //! - [`lineage`]: `keel lineage` on the example: impact analysis, upstream to landing
-//!   objects, lineage of versions across a rebuild (issue 6).
+//!   objects, lineage of versions across a rebuild, rows traced to their raw lines (issue 6).
 //! - [`messaging`]: the MQTT and NATS collectors killed mid-stream land every message once.
 //! - [`project_errors`]: malformed project files.
 //! - [`serve`]: `keel serve` with psql, psycopg and HTTPS clients (RELIABILITY D1-D6).
