@@ -581,6 +581,16 @@ fn find_line(mut text: impl BufRead, search: &Search<'_>) -> std::io::Result<Opt
             break;
         }
         let n = buf.len();
+        // Blocks wholly before the line are only counted (by keel-formatted's counter,
+        // built optimised), not walked a unit at a time.
+        if matches!(unit, Unit::Byte) && !lines.cr && buf.last() != Some(&b'\r') {
+            let after = lines.line + keel_formatted::parse::csv::line_ends(buf);
+            if after < lines.target {
+                lines.line = after;
+                text.consume(n);
+                continue;
+            }
+        }
         for &b in buf {
             carry.push(b);
             if carry.len() < width {
@@ -763,6 +773,35 @@ mod tests {
         assert_eq!(line(text, 7, utf8), None);
         assert_eq!(line(b"a\r", 1, utf8).unwrap().0, b"a\r");
         assert_eq!(line(b"a\r", 2, utf8), None);
+    }
+
+    #[test]
+    fn lines_skipped_a_block_at_a_time_are_counted_across_block_ends() {
+        // Small blocks that end inside `\r\n`, after a lone `\r` and mid-line.
+        let mut text = Vec::new();
+        let mut expected = Vec::new();
+        for i in 0..300 {
+            let end: &[u8] = [&b"\n"[..], b"\r\n", b"\r"][i % 3];
+            let line = [format!("row {i}").as_bytes(), end].concat();
+            text.extend_from_slice(&line);
+            expected.push(line);
+        }
+        for capacity in [1, 2, 3, 7, 64] {
+            for n in [1, 2, 3, 150, 299, 300] {
+                let search = Search {
+                    line: n as i64,
+                    encoding: encoding_rs::UTF_8,
+                    records: None,
+                };
+                let reader = BufReader::with_capacity(capacity, &text[..]);
+                let found = find_line(reader, &search).unwrap().unwrap();
+                assert_eq!(
+                    found.bytes,
+                    expected[n - 1],
+                    "line {n}, blocks of {capacity}"
+                );
+            }
+        }
     }
 
     #[test]
