@@ -5,6 +5,7 @@
 //!  formatted ─► ledger (per object and table) ─┐
 //!  every zone ► datasets + versions (inputs) ──┼─► keel status, keel sql keel_catalog.*
 //!  models ────► column lineage per version ────┤   keel lineage
+//!  project ───► glossary, column docs, tags ───┤   keel glossary
 //!  runtime ───► runs + steps (metrics) ────────┘
 //! ```
 //!
@@ -21,6 +22,8 @@
 //! - [`runs`]: runs and their steps with metrics.
 //! - [`datasets`]: datasets of every zone and their versions, with the inputs each read.
 //! - [`checks`]: the results of model checks, run after run.
+//! - [`glossary`]: domain metadata: glossary terms, the columns linked to them, column
+//!   descriptions and tags, replaced on every run.
 //! - [`lineage`]: column lineage of each model version, and where a dataset version came
 //!   from (the versions it read, the landing objects a formatted version holds).
 //! - [`lineage_graph`]: upstream and downstream walks over version and column lineage.
@@ -28,6 +31,7 @@
 pub mod checks;
 pub mod datasets;
 pub mod formatting;
+pub mod glossary;
 pub mod ledger;
 pub mod lineage;
 pub mod lineage_graph;

@@ -217,6 +217,39 @@ CREATE TABLE column_lineage (
 );
 CREATE INDEX column_lineage_input ON column_lineage(input_dataset, input_column);
 ",
+    // 8: domain metadata, as the project's files declare it at the last run: glossary terms
+    // (synonyms as a JSON array), the columns linked to each, and the description, term and
+    // tags of each documented column (one line per tag in `column_tags`).
+    "
+CREATE TABLE glossary_terms (
+    term          TEXT PRIMARY KEY,
+    definition    TEXT NOT NULL,
+    owner         TEXT,
+    synonyms_json TEXT NOT NULL,
+    recorded_at   TEXT NOT NULL
+);
+CREATE TABLE glossary_columns (
+    term        TEXT NOT NULL,
+    dataset     TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    PRIMARY KEY (term, dataset, column_name)
+);
+CREATE TABLE column_metadata (
+    dataset       TEXT NOT NULL,
+    column_name   TEXT NOT NULL,
+    description   TEXT,
+    glossary_term TEXT,
+    tags_json     TEXT NOT NULL,
+    declared_in   TEXT NOT NULL,
+    PRIMARY KEY (dataset, column_name)
+);
+CREATE TABLE column_tags (
+    dataset     TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    tag         TEXT NOT NULL,
+    PRIMARY KEY (dataset, column_name, tag)
+);
+",
 ];
 
 /// A handle on the catalog database.

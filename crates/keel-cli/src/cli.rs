@@ -62,6 +62,9 @@ pub enum Command {
     /// or every model and column that uses it (`--downstream`); with `--row`, the raw line a
     /// row was read from.
     Lineage(LineageArgs),
+    /// The glossary: its terms with owners and columns, or one term (or synonym) with its
+    /// columns' descriptions and tags and everything upstream and downstream of them.
+    Glossary(GlossaryArgs),
     /// The example project's data generator.
     #[command(subcommand)]
     Example(ExampleCommand),
@@ -317,6 +320,26 @@ pub struct LineageArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = LineageFormat::Text)]
     pub format: LineageFormat,
+}
+
+/// Arguments of `keel glossary`.
+#[derive(Debug, Args)]
+pub struct GlossaryArgs {
+    /// A term, by its name or a synonym (case does not matter); without it, every term.
+    #[arg(value_name = "TERM")]
+    pub term: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GlossaryFormat::Text)]
+    pub format: GlossaryFormat,
+}
+
+/// Formats of `keel glossary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GlossaryFormat {
+    /// Readable text.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 /// Formats of `keel lineage`.

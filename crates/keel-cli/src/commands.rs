@@ -4,6 +4,7 @@ pub mod check;
 pub mod demo;
 pub mod example;
 pub mod export;
+pub mod glossary;
 pub mod init;
 pub mod landing;
 pub mod lineage;
@@ -59,10 +60,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Serve(args) => serve::serve(load(&dir, profile)?, &args).await,
         Command::Status => status::status(&load(&dir, profile)?),
         Command::Sql(args) => sql::sql(&load(&dir, profile)?, &args).await,
-        Command::Lineage(args) if args.row => {
-            lineage_row::row(&load(&dir, profile)?, &args).await
-        }
+        Command::Lineage(args) if args.row => lineage_row::row(&load(&dir, profile)?, &args).await,
         Command::Lineage(args) => lineage::lineage(&load(&dir, profile)?, &args),
+        Command::Glossary(args) => glossary::glossary(&load(&dir, profile)?, &args),
         Command::Example(ExampleCommand::Generate(args)) => example::generate(&dir, &args),
         Command::Example(ExampleCommand::ReadingsCsv(args)) => example::readings_csv(&args),
         Command::Example(ExampleCommand::ServeWeather(args)) => {

@@ -10,6 +10,8 @@
 //! Crate organisation:
 //! - [`spec`]: what the user declared, deserialised and validated; no I/O beyond reading it.
 //! - [`project`]: loading a project directory into specs, with errors naming file and key.
+//! - [`glossary`]: domain metadata: glossary terms, column descriptions and tags, checked
+//!   against the sources and models they name.
 //! - [`lake`]: the paths of each zone inside the lake.
 //! - [`error`]: [`CoreError`] and the [`ErrorKind`] every crate maps its errors onto.
 //! - [`ids`]: run ids and content hashes.
@@ -19,6 +21,7 @@
 
 pub mod error;
 pub mod fault;
+pub mod glossary;
 pub mod ids;
 pub mod lake;
 pub mod project;

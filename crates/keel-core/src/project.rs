@@ -171,6 +171,7 @@ impl Project {
         for source in &self.sources {
             validate_source(self, source)?;
         }
+        crate::glossary::validate(self)?;
         Ok(())
     }
 }

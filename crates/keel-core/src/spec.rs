@@ -768,6 +768,9 @@ pub struct ColumnSpec {
     /// Tags such as `pii`.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Glossary term it carries (a term's name or synonym in `glossary.toml`).
+    #[serde(default)]
+    pub glossary: Option<String>,
 }
 
 /// `counter = { order = "hour", ... }` on a column: a cumulative register whose readings

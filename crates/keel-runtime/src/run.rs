@@ -142,6 +142,8 @@ pub async fn run(project: &Project, options: &RunOptions) -> Result<RunSummary> 
     let _lock = ProjectLock::acquire(&project.lake.run_lock())?;
     let catalog = Catalog::open(&project.lake.catalog_db())?;
     let run_id = keel_core::ids::new_run_id();
+    // The glossary and column docs as the files say them now, for `keel_catalog.*`.
+    catalog.record_domain_metadata(project)?;
     catalog.start_run(&run_id, &options.command)?;
     let mut recorder = Recorder {
         catalog: &catalog,

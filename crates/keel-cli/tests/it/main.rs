@@ -7,6 +7,8 @@
 //! - [`ledger`]: the ledger against what the generator corrupted, duplicated and re-sent.
 //! - [`entities`]: entity resolution between the CRM and the device registry.
 //! - [`export`]: `keel export` to Parquet, Arrow, CSV and `.npy`, read by numpy and polars.
+//! - [`glossary`]: `keel glossary`, glossary terms and column tags in the catalog, malformed
+//!   glossaries (issue 6).
 //! - [`incremental`]: runs with nothing new, and with one new file.
 //! - [`landing`]: files taken once complete, re-sends, versions, the loader killed at every
 //!   crash point, the run lock and `run --watch`.
@@ -23,6 +25,7 @@ mod checks;
 mod demo;
 mod entities;
 mod export;
+mod glossary;
 mod incremental;
 mod landing;
 mod ledger;
