@@ -12,6 +12,7 @@ use std::io::{Cursor, Read};
 
 use bytes::Bytes;
 use keel_core::spec::{Compression, FormatKind};
+use sha2::{Digest, Sha256};
 
 use crate::parse::{Rejection, clip};
 
@@ -307,6 +308,35 @@ fn first_bytes(bytes: &[u8]) -> String {
         "the object is empty".into()
     } else {
         format!("first bytes {}", shown.join(" "))
+    }
+}
+
+/// A reader that hashes (SHA-256) what is read through it: a landing object is verified
+/// against the sha256 of its manifest entry as it is read, to its end.
+pub struct Hashed<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R> Hashed<R> {
+    pub fn new(inner: R) -> Self {
+        Hashed {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    /// The hex digest (lower case) of everything read.
+    pub fn finish(self) -> String {
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+impl<R: Read> Read for Hashed<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
 }
 

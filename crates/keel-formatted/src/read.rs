@@ -13,9 +13,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use keel_catalog::manifest::LandingObject;
 use keel_core::spec::FormatKind;
-use sha2::{Digest, Sha256};
 
-use crate::compression::{self, Detected, Input};
+use crate::compression::{self, Detected, Hashed, Input};
 use crate::convert::{Value, convert};
 use crate::parallel;
 use crate::parse::{self, Converted, Rejection};
@@ -382,33 +381,5 @@ fn read_input(
         dialect: Arc::from(dialect.name.as_str()),
         rows: Rows::Records(rows),
         detected,
-    }
-}
-
-/// A reader that hashes (SHA-256) what is read through it.
-struct Hashed<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R> Hashed<R> {
-    fn new(inner: R) -> Self {
-        Hashed {
-            inner,
-            hasher: Sha256::new(),
-        }
-    }
-
-    /// The hex digest of everything read.
-    fn finish(self) -> String {
-        hex::encode(self.hasher.finalize())
-    }
-}
-
-impl<R: Read> Read for Hashed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
     }
 }

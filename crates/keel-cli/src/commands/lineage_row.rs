@@ -21,9 +21,8 @@ use keel_catalog::manifest::LandingObject;
 use keel_core::Project;
 use keel_core::spec::FormatKind;
 use keel_formatted::SourcePlan;
-use keel_formatted::compression::{self, Detected, Input};
+use keel_formatted::compression::{self, Detected, Hashed, Input};
 use keel_formatted::plan::DialectPlan;
-use sha2::{Digest, Sha256};
 
 use crate::cli::{LineageArgs, LineageFormat};
 
@@ -715,34 +714,6 @@ impl Lines<'_> {
                 self.cut = true;
             }
         }
-    }
-}
-
-/// A reader that hashes (SHA-256) what is read through it.
-struct Hashed<R> {
-    inner: R,
-    hasher: Sha256,
-}
-
-impl<R> Hashed<R> {
-    fn new(inner: R) -> Self {
-        Hashed {
-            inner,
-            hasher: Sha256::new(),
-        }
-    }
-
-    /// The hex digest of everything read.
-    fn finish(self) -> String {
-        format!("{:x}", self.hasher.finalize())
-    }
-}
-
-impl<R: Read> Read for Hashed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
     }
 }
 
