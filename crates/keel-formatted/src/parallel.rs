@@ -39,7 +39,8 @@ const MAX_CARRY: usize = 32 << 20;
 /// Chunks read or converted and not yet handed on, at most.
 const IN_FLIGHT: usize = 6;
 
-/// How many threads convert chunks: the machine's cores (none below 2).
+/// How many threads convert chunks: one per core of the machine (1 when unknown; the
+/// reader takes this path only with more than one).
 pub(crate) fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }

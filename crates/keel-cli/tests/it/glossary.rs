@@ -9,7 +9,7 @@ use std::path::Path;
 use keel_testkit::ExampleProject;
 use serde_json::Value;
 
-use crate::support::{keel, keel_ok, sql_rows};
+use crate::support::{expect_error, keel, keel_ok, sql_rows};
 
 fn glossary_json(dir: &Path, args: &[&str]) -> Value {
     let mut all = vec!["glossary"];
@@ -262,21 +262,6 @@ fn the_glossary_and_column_tags_are_catalog_tables() {
     assert_eq!(rows, [["heat consumption"], ["heating degree days"]]);
 }
 
-/// `keel glossary` exits 2 with the file and the key named.
-fn expect_error(dir: &Path, file: &str, key: &str) {
-    let out = keel(dir, &["glossary"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(file),
-        "error does not name `{file}`:\n{stderr}"
-    );
-    assert!(
-        stderr.contains(key),
-        "error does not name `{key}`:\n{stderr}"
-    );
-}
-
 #[test]
 fn a_malformed_glossary_names_the_file_and_the_key() {
     let project = ExampleProject::new(keel_example::GenerateOptions {
@@ -297,7 +282,12 @@ fn a_malformed_glossary_names_the_file_and_the_key() {
         ),
     )
     .unwrap();
-    expect_error(dir, "glossary.toml", "key `terms[0].columns[0]`");
+    expect_error(
+        dir,
+        "glossary",
+        "glossary.toml",
+        "key `terms[0].columns[0]`",
+    );
 
     // A linked column of a table nobody declares.
     std::fs::write(
@@ -308,7 +298,12 @@ fn a_malformed_glossary_names_the_file_and_the_key() {
         ),
     )
     .unwrap();
-    expect_error(dir, "glossary.toml", "key `terms[1].columns[0]`");
+    expect_error(
+        dir,
+        "glossary",
+        "glossary.toml",
+        "key `terms[1].columns[0]`",
+    );
 
     // A synonym that is another term's word.
     std::fs::write(
@@ -319,7 +314,12 @@ fn a_malformed_glossary_names_the_file_and_the_key() {
         ),
     )
     .unwrap();
-    expect_error(dir, "glossary.toml", "key `terms[1].synonyms[1]`");
+    expect_error(
+        dir,
+        "glossary",
+        "glossary.toml",
+        "key `terms[1].synonyms[1]`",
+    );
 
     // A column naming a term the glossary does not have.
     std::fs::write(&glossary, &original).unwrap();
@@ -333,7 +333,7 @@ fn a_malformed_glossary_names_the_file_and_the_key() {
         ),
     )
     .unwrap();
-    expect_error(dir, "daily_consumption.toml", "glossary");
+    expect_error(dir, "glossary", "daily_consumption.toml", "glossary");
     let out = keel(dir, &["run"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("`degree days` is not a term"));
@@ -346,7 +346,12 @@ fn a_malformed_glossary_names_the_file_and_the_key() {
         source_original.replace("glossary = \"customer\"", "glossary = \"buyer\""),
     )
     .unwrap();
-    expect_error(dir, "customers.toml", "key `columns[0].glossary`");
+    expect_error(
+        dir,
+        "glossary",
+        "customers.toml",
+        "key `columns[0].glossary`",
+    );
     std::fs::write(&source, &source_original).unwrap();
 
     // Fixed again, the project loads.

@@ -2,21 +2,7 @@
 
 use keel_testkit::ExampleProject;
 
-use crate::support::keel;
-
-fn expect_error(dir: &std::path::Path, file: &str, key: &str) {
-    let out = keel(dir, &["run"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(file),
-        "error does not name `{file}`:\n{stderr}"
-    );
-    assert!(
-        stderr.contains(key),
-        "error does not name `{key}`:\n{stderr}"
-    );
-}
+use crate::support::{expect_error, keel};
 
 #[test]
 fn malformed_project_files_name_the_file_and_the_key() {
@@ -31,7 +17,7 @@ fn malformed_project_files_name_the_file_and_the_key() {
 
     // An unknown key.
     std::fs::write(&source, format!("colour = \"blue\"\n{original}")).unwrap();
-    expect_error(dir, "weather.toml", "colour");
+    expect_error(dir, "run", "weather.toml", "colour");
 
     // A wrong type.
     std::fs::write(
@@ -39,7 +25,7 @@ fn malformed_project_files_name_the_file_and_the_key() {
         original.replace("required = true", "required = \"yes\""),
     )
     .unwrap();
-    expect_error(dir, "weather.toml", "required");
+    expect_error(dir, "run", "weather.toml", "required");
 
     // A collector path that does not exist (weather comes over HTTP since issue 3: the
     // meters' `files` collector has the path).
@@ -51,7 +37,7 @@ fn malformed_project_files_name_the_file_and_the_key() {
         meters_original.replace("data/inbox/meters", "data/inbox/nowhere"),
     )
     .unwrap();
-    expect_error(dir, "meters.toml", "collector.path");
+    expect_error(dir, "run", "meters.toml", "collector.path");
     std::fs::write(&meters, &meters_original).unwrap();
 
     // The project file itself.
@@ -62,7 +48,7 @@ fn malformed_project_files_name_the_file_and_the_key() {
         text.replace("batch_size = 8192", "batch_size = \"big\""),
     )
     .unwrap();
-    expect_error(dir, "keel.toml", "batch_size");
+    expect_error(dir, "run", "keel.toml", "batch_size");
     std::fs::write(&project_file, &text).unwrap();
 
     // No `.env` (no weather archive replay started): the `http` source names the variable

@@ -75,3 +75,18 @@ pub fn python_stdout(python: &str, script: &str, args: &[&std::ffi::OsStr]) -> S
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// `keel COMMAND` in `dir` exits 2 with an error naming `file` and `key`.
+pub fn expect_error(dir: &Path, command: &str, file: &str, key: &str) {
+    let out = keel(dir, &[command]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(file),
+        "error does not name `{file}`:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(key),
+        "error does not name `{key}`:\n{stderr}"
+    );
+}
